@@ -1,0 +1,50 @@
+"""Dataset readers: each turns one dataset layout into ``Scene`` objects.
+
+A plain dict from ``dataset.kind`` to reader; the readers are imported when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..errors import ConfigError, InputError
+from ..scene import Scene
+from .base import DatasetConfig, SceneReader
+
+_READERS = {
+    "scannet": "geopurify.pipeline.readers.scannet:ScanNetReader",
+    "generic": "geopurify.pipeline.readers.generic:GenericReader",
+    "pointcloud": "geopurify.pipeline.readers.pointcloud:PointCloudReader",
+}
+
+
+def get_reader(kind: str) -> SceneReader:
+    if kind not in _READERS:
+        raise ConfigError(f"dataset.kind {kind!r}: expected one of {', '.join(_READERS)}")
+    module, cls = _READERS[kind].split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def dataset_root(cfg: DatasetConfig) -> Path:
+    if not cfg.root:
+        raise ConfigError("no dataset root: pass --root or set dataset.root in the config")
+    root = Path(cfg.root)
+    if not root.is_dir():
+        raise InputError(root, "dataset root folder not found")
+    return root
+
+
+def list_scenes(cfg: DatasetConfig) -> list[str]:
+    return get_reader(cfg.kind).list_scenes(dataset_root(cfg))
+
+
+def source_files(cfg: DatasetConfig, scene_id: str) -> list[Path]:
+    return get_reader(cfg.kind).source_files(dataset_root(cfg), scene_id)
+
+
+def read_scene(cfg: DatasetConfig, scene_id: str) -> Scene:
+    return get_reader(cfg.kind).read(dataset_root(cfg), scene_id)
+
+
+__all__ = ["DatasetConfig", "SceneReader", "get_reader", "list_scenes", "read_scene", "source_files"]

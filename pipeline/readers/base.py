@@ -1,0 +1,31 @@
+"""The dataset section of the config and the reader interface every dataset format implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..config import NOT_FINGERPRINTED
+from ..scene import Scene
+
+
+@dataclass
+class DatasetConfig:
+    kind: str = "scannet"
+    """Reader: ``scannet`` (also the synthetic scenes), ``generic`` or ``pointcloud``."""
+    root: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """Folder holding one entry per scene. A moved dataset is the same data, so not fingerprinted."""
+    scenes: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
+    """Scene names, globs or ``@file`` lists to process when ``--scenes`` is not given."""
+
+
+class SceneReader(Protocol):
+    def list_scenes(self, root: Path) -> list[str]:
+        """Scene ids present under ``root``."""
+
+    def source_files(self, root: Path, scene_id: str) -> list[Path]:
+        """Every file ``read`` would use, without reading them (cheap: used for staleness)."""
+
+    def read(self, root: Path, scene_id: str) -> Scene:
+        """Load and validate one scene; raises InputError naming the bad file."""

@@ -1,0 +1,58 @@
+"""The one scene model every reader produces; stages never see a dataset's quirks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Frame:
+    """One posed RGB-D view."""
+
+    name: str
+    """Frame id as it appears in file names (``"0"``, ``"120"``)."""
+    color_path: Path
+    """Colour image file."""
+    depth_path: Path | None
+    """Depth image file (uint16), or None for captures without depth."""
+    pose: np.ndarray
+    """(4, 4) float64 camera-to-world transform, in the coordinates of the points."""
+
+
+@dataclass
+class Scene:
+    """A scan: points with optional mesh and labels, plus its posed frames."""
+
+    scene_id: str
+    """Scene name, unique within a dataset (``scene0000_00``)."""
+    root: Path
+    """Folder (or file, for point-cloud scans) the scene was read from."""
+    xyz: np.ndarray
+    """(N, 3) float32 point positions in the coordinates the poses use."""
+    rgb: np.ndarray
+    """(N, 3) uint8 colours."""
+    faces: np.ndarray | None = None
+    """(F, 3) int64 vertex indices of mesh triangles, when the scan has them."""
+    labels: np.ndarray | None = None
+    """(N,) int16 NYU40 ids (0 = unannotated), when the scan is labelled."""
+    axis_alignment: np.ndarray = field(default_factory=lambda: np.eye(4))
+    """(4, 4) transform that axis-aligns the scan (recorded, not applied)."""
+    frames: list[Frame] = field(default_factory=list)
+    """Usable frames, in capture order."""
+    color_intrinsic: np.ndarray | None = None
+    """(3, 3) pinhole matrix of the colour images."""
+    depth_intrinsic: np.ndarray | None = None
+    """(3, 3) pinhole matrix of the depth images."""
+    depth_scale: float = 1000.0
+    """Depth image units per metre (ScanNet: millimetres, 1000)."""
+    skipped_frames: int = 0
+    """Frames dropped by the reader because their pose is unusable (ScanNet's -inf marker)."""
+    source_files: list[Path] = field(default_factory=list)
+    """Every file the reader used: the basis of the scene's input fingerprint."""
+
+    @property
+    def num_points(self) -> int:
+        return int(self.xyz.shape[0])

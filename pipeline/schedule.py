@@ -1,0 +1,71 @@
+"""Dask scheduling of per-scene tasks: threads, processes, a local cluster or a remote one."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import dask
+
+from .errors import ConfigError
+from .stage import Outcome, SceneStage, StageContext, run_scene
+
+SCHEDULERS = ("threads", "processes", "local-cluster")
+
+
+def check_scheduler(name: str) -> None:
+    if name not in SCHEDULERS and not name.startswith("tcp://"):
+        raise ConfigError(f"--scheduler {name!r}: expected one of {', '.join(SCHEDULERS)} or tcp://host:port")
+
+
+@contextmanager
+def distributed_client(scheduler: str, workers: int | None) -> Iterator:
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local-cluster":
+        # one thread per worker process: the stages use both cores inside torch/numpy already
+        with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+    else:
+        with Client(scheduler) as client:
+            yield client
+
+
+def run_tasks(calls: list[tuple[Callable, tuple]], scheduler: str = "threads", workers: int | None = None,
+              on_result: Callable[[object], None] | None = None) -> list:
+    """Run independent calls as Dask tasks; results come back in input order; ``on_result`` sees
+    each result as it completes (for progress bars)."""
+    check_scheduler(scheduler)
+    if not calls:
+        return []
+    tasks = [dask.delayed(fn, pure=False)(*args) for fn, args in calls]
+    if scheduler in ("threads", "processes"):
+        from dask.callbacks import Callback
+
+        keys = {t.key for t in tasks}
+
+        class _Progress(Callback):
+            def _posttask(self, key, result, dsk, state, id):
+                if on_result is not None and key in keys:
+                    on_result(result)
+
+        with _Progress():
+            return list(dask.compute(*tasks, scheduler=scheduler, num_workers=workers or 2))
+    from distributed import as_completed
+
+    with distributed_client(scheduler, workers) as client:
+        futures = client.compute(tasks)
+        for fut in as_completed(futures):
+            if on_result is not None:
+                on_result(fut.result())
+        return [f.result() for f in futures]
+
+
+def run_stage_over_scenes(stage: SceneStage, ctx: StageContext, scene_ids: list[str],
+                          scheduler: str = "threads", workers: int | None = None, force: bool = False,
+                          on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """One Dask task per scene; a failing scene is reported and the others go on."""
+    stage.prepare(ctx, scene_ids)
+    calls = [(run_scene, (stage, ctx, sid, force)) for sid in scene_ids]
+    return run_tasks(calls, scheduler, workers, on_result)

@@ -1,0 +1,69 @@
+"""The one run config: every section a stage reads, loaded from TOML plus ``--set`` overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from geopurify.pipeline import config as cfgmod
+from geopurify.pipeline.config import NOT_FINGERPRINTED
+from geopurify.pipeline.readers.base import DatasetConfig
+from geopurify.stages.distill.config import DistillConfig
+from geopurify.stages.fuse.config import FuseConfig
+from geopurify.stages.ingest import IngestConfig
+from geopurify.stages.purify.config import PurifyConfig
+from geopurify.stages.score import ScoreConfig
+from geopurify.stages.teacher.config import TeacherConfig
+
+DEFAULT_CONFIG_FILE = "geopurify.toml"
+
+
+@dataclass
+class RunOptions:
+    scheduler: str = "threads"
+    """``threads``, ``processes``, ``local-cluster`` or ``tcp://host:port``."""
+    workers: int = 2
+
+
+@dataclass
+class RunConfig:
+    store: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """Path (or URL) of the run store."""
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    fuse: FuseConfig = field(default_factory=FuseConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    purify: PurifyConfig = field(default_factory=PurifyConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    run: RunOptions = field(default_factory=RunOptions, metadata=NOT_FINGERPRINTED)
+
+
+def load_run_config(config_file: str | Path | None = None, overrides: list[str] = (),
+                    search_cwd: bool = True) -> RunConfig:
+    """Defaults, then the TOML file (``--config`` or ``./geopurify.toml``), then ``--set`` overrides.
+    Relative paths in a config file are taken relative to the file's folder."""
+    cfg = RunConfig()
+    if config_file is None and search_cwd and Path(DEFAULT_CONFIG_FILE).is_file():
+        config_file = DEFAULT_CONFIG_FILE
+    if config_file is not None:
+        data = cfgmod.load_toml(config_file)
+        _resolve_paths(data, Path(config_file).resolve().parent)
+        cfg = cfgmod.merge(cfg, data)
+    for item in overrides:
+        cfg = cfgmod.merge(cfg, cfgmod.parse_override(item))
+    return cfg
+
+
+# keys that hold filesystem paths, resolved against the config file's folder
+_PATH_KEYS = {("store",), ("dataset", "root"), ("teacher", "checkpoint")}
+
+
+def _resolve_paths(data: dict, base: Path) -> None:
+    for key in _PATH_KEYS:
+        node = data
+        for part in key[:-1]:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        value = node.get(key[-1]) if isinstance(node, dict) else None
+        if isinstance(value, str) and value and "://" not in value and not Path(value).is_absolute():
+            node[key[-1]] = str((base / value).resolve())
