@@ -1,0 +1,38 @@
+import pytest
+
+from geopurify.pipeline.config import fingerprinted_dict, parse_override, to_dict
+from geopurify.pipeline.errors import ConfigError
+from geopurify.workflows.config import RunConfig, load_run_config
+
+
+def test_toml_file_then_overrides(tmp_path):
+    (tmp_path / "run.toml").write_text(
+        'store = "out/s.zarr"\n[dataset]\nroot = "data"\nscenes = ["a*"]\n[fuse]\ndepth_tolerance = 0.25\n')
+    cfg = load_run_config(tmp_path / "run.toml", ["fuse.depth_tolerance=0.1", "fuse.border=4"])
+    assert cfg.fuse.depth_tolerance == 0.1 and cfg.fuse.border == 4
+    assert cfg.dataset.scenes == ["a*"]
+    # relative paths are taken from the config file's folder
+    assert cfg.store == str((tmp_path / "out" / "s.zarr").resolve())
+    assert cfg.dataset.root == str((tmp_path / "data").resolve())
+
+
+def test_unknown_key_and_wrong_type_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="depth_tolerence"):
+        load_run_config(None, ["fuse.depth_tolerence=0.1"], search_cwd=False)
+    with pytest.raises(ConfigError, match="border"):
+        load_run_config(None, ["fuse.border=[1]"], search_cwd=False)
+    (tmp_path / "bad.toml").write_text("store = \n")
+    with pytest.raises(ConfigError, match="bad.toml"):
+        load_run_config(tmp_path / "bad.toml")
+
+
+def test_bare_word_override_is_a_string():
+    assert parse_override("fuse.mode=mean") == {"fuse": {"mode": "mean"}}
+    assert parse_override("a.b=3") == {"a": {"b": 3}}
+
+
+def test_fingerprint_leaves_out_paths_and_scene_lists():
+    cfg = RunConfig()
+    fp = fingerprinted_dict(cfg.dataset)
+    assert "root" not in fp and "scenes" not in fp and "kind" in fp
+    assert "root" in to_dict(cfg.dataset)

@@ -1,0 +1,76 @@
+"""Run one per-scene stage over the selected scenes, with a progress bar and the run log."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from geopurify.pipeline import runlog
+from geopurify.pipeline.errors import ConfigError
+from geopurify.pipeline.readers import list_scenes
+from geopurify.pipeline.schedule import check_scheduler, run_stage_over_scenes
+from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.stage import Outcome, StageContext
+from geopurify.pipeline.store import Store
+
+from .config import RunConfig
+from .registry import GROUP_OF, scene_stage
+
+
+@dataclass
+class StageRun:
+    command: str
+    outcomes: list[Outcome]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self) -> str:
+        n = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed")}
+        text = f"{self.command}: {n['done']} computed, {n['skipped']} already done, {n['failed']} failed"
+        if self.outcomes and n["done"] == 0 and n["failed"] == 0:
+            text += " (nothing to do)"
+        return text
+
+
+def resolve_scenes(cfg: RunConfig, command: str, patterns: list[str] | None) -> list[str]:
+    """Ingest picks from the dataset; later stages from the scenes the store holds."""
+    patterns = list(patterns or cfg.dataset.scenes)
+    if command == "ingest":
+        available = list_scenes(cfg.dataset)
+        return select_scenes(patterns, available, cfg.dataset.root)
+    available = Store(cfg.store, create=False).scene_ids()
+    if not patterns:
+        return available
+    return select_scenes(patterns, available, cfg.store)
+
+
+def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, force: bool = False,
+              console: Console | None = None, run_id: str | None = None) -> StageRun:
+    if not cfg.store:
+        raise ConfigError("no store: pass --store or set store in the config")
+    check_scheduler(cfg.run.scheduler)
+    scene_ids = resolve_scenes(cfg, command, scenes)
+    stage = scene_stage(command)
+    Store(cfg.store)  # create (or check the format of) the store once, before any worker
+    ctx = StageContext(cfg.store, cfg)
+    console = console or Console(stderr=True)
+    with Progress(TextColumn(f"[bold]{command:<8}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=console,
+                  transient=False) as bar:
+        task = bar.add_task(command, total=len(scene_ids), last="")
+
+        def advance(outcome: Outcome) -> None:
+            bar.update(task, advance=1, last=f"{outcome.scene} {outcome.status}")
+
+        outcomes = run_stage_over_scenes(stage, ctx, scene_ids, cfg.run.scheduler, cfg.run.workers,
+                                         force, on_result=advance)
+    runlog.append(cfg.store, outcomes, run_id or uuid.uuid4().hex[:8])
+    return StageRun(command, outcomes)
+
+
+__all__ = ["GROUP_OF", "StageRun", "resolve_scenes", "run_stage"]
