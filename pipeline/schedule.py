@@ -34,12 +34,18 @@ def distributed_client(scheduler: str, workers: int | None) -> Iterator:
 
 def run_tasks(calls: list[tuple[Callable, tuple]], scheduler: str = "threads", workers: int | None = None,
               on_result: Callable[[object], None] | None = None) -> list:
-    """Run independent calls as Dask tasks; results come back in input order; ``on_result`` sees
-    each result as it completes (for progress bars)."""
+    """Run independent calls as Dask tasks; results come back in input order."""
+    return compute_graph([dask.delayed(fn, pure=False)(*args) for fn, args in calls],
+                         scheduler, workers, on_result)
+
+
+def compute_graph(tasks: list, scheduler: str = "threads", workers: int | None = None,
+                  on_result: Callable[[object], None] | None = None) -> list:
+    """Compute Dask delayed tasks that may depend on each other (list every node you want reported);
+    results come back in input order and ``on_result`` sees each as it completes (progress bars)."""
     check_scheduler(scheduler)
-    if not calls:
+    if not tasks:
         return []
-    tasks = [dask.delayed(fn, pure=False)(*args) for fn, args in calls]
     if scheduler in ("threads", "processes"):
         from dask.callbacks import Callback
 

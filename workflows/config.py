@@ -26,16 +26,29 @@ class RunOptions:
 
 
 @dataclass
+class EvaluationConfig:
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """Simulator seeds of the evaluation scenes; the first is the run's own, each further one gets
+    an evaluation store beside the main one (``<store>.seed<k>``), sharing the trained student."""
+    affinities: list[str] = field(default_factory=lambda: ["student", "geometric", "oracle"])
+    """Affinity sources the report compares (``oracle`` only where labels exist)."""
+
+
+@dataclass
 class RunConfig:
     store: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Path (or URL) of the run store."""
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    """The evaluation scenes (purified and scored)."""
+    train_dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(kind="", root=""))
+    """Extra scenes the student trains on (ingested, fused, taught; not scored). Empty kind: none."""
     ingest: IngestConfig = field(default_factory=IngestConfig)
     fuse: FuseConfig = field(default_factory=FuseConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     purify: PurifyConfig = field(default_factory=PurifyConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     run: RunOptions = field(default_factory=RunOptions, metadata=NOT_FINGERPRINTED)
 
 
@@ -56,7 +69,7 @@ def load_run_config(config_file: str | Path | None = None, overrides: list[str] 
 
 
 # keys that hold filesystem paths, resolved against the config file's folder
-_PATH_KEYS = {("store",), ("dataset", "root"), ("teacher", "checkpoint")}
+_PATH_KEYS = {("store",), ("dataset", "root"), ("train_dataset", "root"), ("teacher", "checkpoint")}
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
