@@ -1,0 +1,183 @@
+"""Point splatting with a z-buffer, and virtual RGB-D views for scans that have no frames.
+
+Conventions (those of ScanNet and OpenCV): poses are camera-to-world 4x4; the camera looks along +z,
+x right, y down; pixel (u, v) = (fx x/z + cx, fy y/z + cy), integer coordinates at pixel centres.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geopurify.pipeline.scene import Frame, Scene
+
+
+def scale_intrinsic(K: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """The (3,3) pinhole matrix of an image of ``from_size`` (width, height) resized to ``to_size``,
+    keeping pixel centres aligned: a map with a few cells across must not shift by half a cell."""
+    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    out = np.array(K[:3, :3], dtype=np.float64)
+    out[0, 0] *= sx
+    out[1, 1] *= sy
+    out[0, 2] = (out[0, 2] + 0.5) * sx - 0.5
+    out[1, 2] = (out[1, 2] + 0.5) * sy - 0.5
+    return out
+
+
+def to_camera(xyz: np.ndarray, pose_c2w: np.ndarray) -> np.ndarray:
+    """World points (N,3) -> camera coordinates (N,3) float64."""
+    R, t = pose_c2w[:3, :3], pose_c2w[:3, 3]
+    return (np.asarray(xyz, dtype=np.float64) - t) @ R
+
+
+@dataclass
+class Splat:
+    """What a z-buffered rendering of points sees at each pixel."""
+
+    index: np.ndarray
+    """(H, W) int64 index of the nearest point covering the pixel, -1 where none does."""
+    depth: np.ndarray
+    """(H, W) float32 camera depth (m) of that point, 0 where none."""
+
+
+def splat(xyz: np.ndarray, pose_c2w: np.ndarray, K: np.ndarray, size: tuple[int, int],
+          radius: float, max_pixels: int = 8, near: float = 0.05) -> Splat:
+    """Render points as discs of world radius ``radius`` (at most ``max_pixels`` px) with a z-buffer:
+    each pixel keeps the nearest point whose disc covers it."""
+    width, height = size
+    pc = to_camera(xyz, pose_c2w)
+    z = pc[:, 2]
+    front = np.flatnonzero(z > near)
+    z = z[front]
+    u = np.rint(K[0, 0] * pc[front, 0] / z + K[0, 2]).astype(np.int64)
+    v = np.rint(K[1, 1] * pc[front, 1] / z + K[1, 2]).astype(np.int64)
+    r = np.minimum(np.floor(radius * K[0, 0] / z + 0.5), max_pixels).astype(np.int64)
+    near_image = (u >= -r) & (u < width + r) & (v >= -r) & (v < height + r)
+    front, z, u, v, r = front[near_image], z[near_image], u[near_image], v[near_image], r[near_image]
+
+    # points sorted by splat radius, largest first: the points an offset reaches are a prefix
+    order = np.argsort(-r, kind="stable")
+    front, z, u, v, r = front[order], z[order], u[order], v[order], r[order]
+    reach = -(r * r + r)  # disc of radius r + 1/2 covers offsets with dx^2 + dy^2 <= r^2 + r
+    pix_parts, z_parts, idx_parts = [], [], []
+    rmax = int(r[0]) if r.size else 0
+    for dy in range(-rmax, rmax + 1):
+        for dx in range(-rmax, rmax + 1):
+            n = int(np.searchsorted(reach, -(dx * dx + dy * dy), side="right"))
+            uu, vv = u[:n] + dx, v[:n] + dy
+            inside = (uu >= 0) & (uu < width) & (vv >= 0) & (vv < height)
+            pix_parts.append((vv * width + uu)[inside])
+            z_parts.append(z[:n][inside])
+            idx_parts.append(front[:n][inside])
+    pix, zc, idx = np.concatenate(pix_parts), np.concatenate(z_parts), np.concatenate(idx_parts)
+
+    zbuf = np.full(width * height, np.inf)
+    np.minimum.at(zbuf, pix, zc)
+    winner = zc <= zbuf[pix]
+    index = np.full(width * height, -1, dtype=np.int64)
+    np.maximum.at(index, pix[winner], idx[winner])  # ties at equal depth: the highest index, deterministically
+    depth = np.where(np.isfinite(zbuf), zbuf, 0.0).astype(np.float32)
+    return Splat(index.reshape(height, width), depth.reshape(height, width))
+
+
+def render_values(xyz: np.ndarray, values: np.ndarray, pose_c2w: np.ndarray, K: np.ndarray,
+                  size: tuple[int, int], radius: float, fill=-1) -> np.ndarray:
+    """Per-point ``values`` (N, ...) rendered into a (H, W, ...) image, ``fill`` where no point is."""
+    s = splat(xyz, pose_c2w, K, size, radius)
+    out = np.asarray(values)[np.maximum(s.index, 0)]
+    out[s.index < 0] = fill
+    return out
+
+
+# ---- virtual views for point clouds without frames ------------------------------------------------
+
+@dataclass
+class VirtualFrame(Frame):
+    """A rendered view of a point cloud: the images live in memory, the paths are only names."""
+
+    color: np.ndarray | None = None
+    """(H, W, 3) uint8 colours of the splatted points."""
+    depth: np.ndarray | None = None
+    """(H, W) float32 depth in metres, 0 = no point."""
+
+
+def virtual_frames(scene: Scene, n_views: int = 60, seed: int = 0, width: int = 320,
+                   hfov_deg: float = 58.0, views_per_position: int = 6, max_splat_pixels: int = 32) -> Scene:
+    """A copy of ``scene`` with ``n_views`` virtual RGB-D frames: cameras at head height inside the
+    room (z up, as in axis-aligned scans), each position looking around at several headings, tilted
+    down; colour and depth by point splatting. Deterministic in ``seed``."""
+    from geopurify.pipeline.geometry import knn
+
+    height = int(round(width * 3 / 4))
+    f = (width / 2) / np.tan(np.radians(hfov_deg) / 2)
+    K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
+    xyz = np.asarray(scene.xyz, dtype=np.float64)
+    spacing = float(np.median(knn(xyz, xyz, 2)[0][:, 1]))
+    # discs wide enough to close the gaps of randomly sampled surfaces (~95% covered at 2x the median
+    # nearest-neighbour spacing)
+    radius = max(0.01, 2.0 * spacing)
+
+    rng = np.random.default_rng([seed, 0x5EED])
+    positions = _camera_positions(xyz, -(-n_views // views_per_position), rng)
+    frames = []
+    for i in range(n_views):
+        pos = positions[i // views_per_position]
+        k = i % views_per_position
+        yaw = 2 * np.pi * (k + rng.uniform(-0.3, 0.3)) / views_per_position + positions_phase(i, views_per_position)
+        pitch = np.radians(rng.uniform(-40.0, -10.0))
+        pose = look_pose(pos, yaw, pitch)
+        s = splat(xyz, pose, K, (width, height), radius, max_pixels=max_splat_pixels)
+        color = scene.rgb[np.maximum(s.index, 0)].copy()
+        color[s.index < 0] = 0
+        name = f"virtual{i:03d}"
+        frames.append(VirtualFrame(name=name, color_path=Path(f"<virtual>/{name}.png"), depth_path=None,
+                                   pose=pose, color=color, depth=s.depth))
+    return dataclasses.replace(scene, frames=frames, color_intrinsic=K, depth_intrinsic=K.copy(),
+                               depth_scale=1000.0)
+
+
+def positions_phase(i: int, per_position: int) -> float:
+    """A different heading offset at each position, so positions do not all face the same walls."""
+    return (i // per_position) * 0.7
+
+
+def look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+    """Camera-to-world pose at ``position`` looking at heading ``yaw`` (about +z), tilted by ``pitch``
+    (negative = down), image x to the right and y down."""
+    forward = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)])
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, position
+    return pose
+
+
+def _camera_positions(xyz: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` camera positions at 1.2-1.7 m above the floor, with floor below them and no point
+    within 0.8 m (inside the room, not inside furniture); relaxed step by step if the room is tight."""
+    from geopurify.pipeline.geometry import knn
+
+    floor = np.percentile(xyz[:, 2], 2)
+    ceiling = np.percentile(xyz[:, 2], 98)
+    lo, hi = np.percentile(xyz[:, :2], 3, axis=0), np.percentile(xyz[:, :2], 97, axis=0)
+    floor_xy = xyz[xyz[:, 2] < floor + 0.15, :2]
+    if len(floor_xy) < 10:
+        floor_xy = xyz[:, :2]
+    chosen: list[np.ndarray] = []
+    clearance, floor_reach = 0.8, 0.3
+    while len(chosen) < n:
+        cand = np.column_stack([rng.uniform(lo[0], hi[0], 64), rng.uniform(lo[1], hi[1], 64),
+                                floor + rng.uniform(1.2, 1.7, 64)])
+        cand[:, 2] = np.minimum(cand[:, 2], max(floor + 0.5, ceiling - 0.2))
+        free = knn(xyz, cand, 1)[0][:, 0] > clearance
+        over_floor = knn(np.column_stack([floor_xy, np.zeros(len(floor_xy))]),
+                         np.column_stack([cand[:, :2], np.zeros(len(cand))]), 1)[0][:, 0] < floor_reach
+        good = cand[free & over_floor]
+        chosen.extend(good[: n - len(chosen)])
+        if not len(good):  # tight or sparse room: accept closer to things
+            clearance, floor_reach = clearance * 0.8, floor_reach * 1.25
+    return np.array(chosen)
