@@ -1,11 +1,171 @@
-"""Score: one confusion matrix over the evaluated scenes (design.md section 7)."""
+"""Score: one confusion matrix over the evaluated scenes (design.md section 7).
+
+Predictions and ground truth are NYU40 ids; both are mapped to the protocol's class list with
+``labelsets.to_protocol_index``. Points whose ground truth is not evaluated (unannotated, or a class
+outside the protocol) are left out; a prediction outside the protocol on an evaluated point counts
+as wrong (a column of its own, so it lowers accuracy and the IoU of the true class only). Classes
+absent from the ground truth of every scored scene get no IoU and are left out of the means.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+
+from geopurify.pipeline.errors import ConfigError, StoreError
 
 
 @dataclass
 class ScoreConfig:
     protocol: str = "scannet19"
     """``scannet20`` (OpenScene) or ``scannet19`` (GeoPurify, without otherfurniture)."""
+
+
+OF_CHOICES = ("fused", "purified")
+
+
+# ---- the arithmetic -----------------------------------------------------------------------------
+
+def confusion_matrix(gt_nyu40: np.ndarray, pred_nyu40: np.ndarray, protocol: str) -> np.ndarray:
+    """(C, C+1) int64 counts, rows = ground-truth class, columns = predicted class; the last column
+    counts predictions outside the protocol. Points with a non-evaluated ground truth are skipped."""
+    from geopurify.stages.labelsets import protocol_ids, to_protocol_index
+
+    n = len(protocol_ids(protocol))
+    gt = to_protocol_index(gt_nyu40, protocol)
+    pred = to_protocol_index(pred_nyu40, protocol)
+    keep = gt >= 0
+    pred = np.where(pred[keep] >= 0, pred[keep], n)
+    return np.bincount(gt[keep] * (n + 1) + pred, minlength=n * (n + 1)).reshape(n, n + 1).astype(np.int64)
+
+
+def metrics(confusion: np.ndarray, protocol: str) -> dict:
+    """IoU and accuracy per class, their means over the classes present in the ground truth, and
+    overall accuracy; all in percent."""
+    from geopurify.stages.labelsets import SCANNET20, protocol_ids
+
+    ids = protocol_ids(protocol)
+    conf = np.asarray(confusion, dtype=np.int64)
+    n = len(ids)
+    tp = np.diag(conf[:, :n]).astype(np.float64)
+    gt_count = conf.sum(axis=1).astype(np.float64)
+    pred_count = conf[:, :n].sum(axis=0).astype(np.float64)
+    present = gt_count > 0
+    union = gt_count + pred_count - tp
+    iou = np.where(present, 100.0 * tp / np.maximum(union, 1), np.nan)
+    acc = np.where(present, 100.0 * tp / np.maximum(gt_count, 1), np.nan)
+    total = conf.sum()
+    per_class = [{"class": SCANNET20.get(nyu, str(nyu)), "nyu40_id": int(nyu), "present": bool(present[i]),
+                  "points": int(gt_count[i]), "predicted": int(pred_count[i]),
+                  "iou": _num(iou[i]), "acc": _num(acc[i])} for i, nyu in enumerate(ids)]
+    return {
+        "miou": _num(np.nanmean(iou)) if present.any() else None,
+        "macc": _num(np.nanmean(acc)) if present.any() else None,
+        "oacc": _num(100.0 * tp.sum() / total) if total else None,
+        "per_class": per_class,
+        "absent_classes": [SCANNET20.get(ids[i], str(ids[i])) for i in np.flatnonzero(~present)],
+        "evaluated_points": int(total),
+    }
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+# ---- reading the store ----------------------------------------------------------------------------
+
+def predictions(store, scene_id: str, of: str, vocab: str = "scannet20", text=None) -> np.ndarray:
+    """(N,) NYU40 ids predicted for a scene: ``fused`` = argmax cosine of the lifted features against
+    the vocabulary's text embeddings; ``purified`` = the purify stage's labels."""
+    if of == "purified":
+        path = store.scene_group_path(scene_id, "purified")
+        store.require_done(path, f"purify of scene {scene_id}")
+        return store.read(path, "label").astype(np.int64)
+    if of != "fused":
+        raise ConfigError(f"--of {of!r}: expected one of {', '.join(OF_CHOICES)}")
+    if text is None:
+        from geopurify.stages.fuse.text import read_text
+
+        text = read_text(store, vocab)[0]
+    path = store.scene_group_path(scene_id, "fused")
+    store.require_done(path, f"fuse of scene {scene_id}")
+    feat = store.read(path, "feat")
+    emb = np.asarray(text.embeddings, dtype=np.float32)
+    if feat.shape[1] != emb.shape[1]:
+        raise StoreError(f"{store.path}/{path}/feat: {feat.shape[1]} channels but the text embeddings of "
+                         f"{vocab!r} have {emb.shape[1]}; fuse and text come from different encoders")
+    best = np.empty(feat.shape[0], dtype=np.int64)
+    for start in range(0, feat.shape[0], 65536):  # cosine argmax = argmax of dot with unit text rows
+        best[start:start + 65536] = np.argmax(feat[start:start + 65536].astype(np.float32) @ emb.T, axis=1)
+    return np.asarray(text.nyu40_ids, dtype=np.int64)[best]
+
+
+def ground_truth(store, scene_id: str) -> np.ndarray:
+    path = store.scene_group_path(scene_id, "points")
+    store.require_done(path, f"ingest of scene {scene_id}")
+    group = store.group(path)
+    if "label" not in group:
+        raise StoreError(f"{store.path}/{path}: scene {scene_id} has no ground-truth labels to score against")
+    return store.read(path, "label").astype(np.int64)
+
+
+def scene_confusion(store_path: str, scene_id: str, of: str, protocol: str, vocab: str = "scannet20") -> np.ndarray:
+    """The confusion matrix of one scene (a Dask task: opens the store itself)."""
+    from geopurify.pipeline.store import Store
+
+    store = Store(store_path, create=False)
+    gt = ground_truth(store, scene_id)
+    pred = predictions(store, scene_id, of, vocab)
+    if pred.shape != gt.shape:
+        raise StoreError(f"{store.path}/scenes/{scene_id}: {len(pred)} predictions for {len(gt)} points")
+    return confusion_matrix(gt, pred, protocol)
+
+
+def score_scenes(store_path: str, scene_ids: list[str], of: str, protocol: str, vocab: str = "scannet20",
+                 scheduler: str = "threads", workers: int | None = None) -> dict:
+    """Score predictions (``of`` = ``fused`` or ``purified``) of ``scene_ids`` against the ground
+    truth: one confusion matrix summed over the scenes, metrics from it, and per-scene mIoU."""
+    from geopurify.pipeline.schedule import run_tasks
+    from geopurify.stages.labelsets import protocol_ids
+
+    if of not in OF_CHOICES:
+        raise ConfigError(f"--of {of!r}: expected one of {', '.join(OF_CHOICES)}")
+    ids = protocol_ids(protocol)
+    if not scene_ids:
+        raise ConfigError("no scenes to score")
+    confs = run_tasks([(scene_confusion, (store_path, sid, of, protocol, vocab)) for sid in scene_ids],
+                      scheduler, workers)
+    total = np.sum(confs, axis=0)
+    result = {"of": of, "protocol": protocol, "vocab": vocab, **metrics(total, protocol)}
+    result["scenes"] = {sid: {"miou": metrics(c, protocol)["miou"], "points": int(c.sum())}
+                        for sid, c in zip(scene_ids, confs)}
+    result["confusion"] = {"rows": "ground truth", "columns": "prediction (last: outside the protocol)",
+                           "nyu40_ids": list(ids), "counts": total.tolist()}
+    result["note"] = ("classes absent from the ground truth of the scored scenes are excluded from "
+                      "mIoU and mAcc" if result["absent_classes"] else "every class is present")
+    return result
+
+
+def print_score_table(result: dict, console=None) -> None:
+    """The per-class table and the means, with rich; says which classes were left out and why."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"{result['of']} vs ground truth — protocol {result['protocol']}, "
+                        f"{len(result['scenes'])} scene(s)")
+    for col in ("class", "points", "IoU %", "Acc %"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    fmt = lambda x: "—" if x is None else f"{x:.1f}"  # noqa: E731
+    for row in result["per_class"]:
+        name = row["class"] if row["present"] else f"[dim]{row['class']} (absent)[/dim]"
+        table.add_row(name, str(row["points"]), fmt(row["iou"]), fmt(row["acc"]))
+    table.add_section()
+    table.add_row("[bold]mIoU / mAcc[/bold]", str(result["evaluated_points"]), f"[bold]{fmt(result['miou'])}[/bold]",
+                  f"[bold]{fmt(result['macc'])}[/bold]")
+    table.add_row("overall accuracy", "", "", fmt(result["oacc"]))
+    console.print(table)
+    if result["absent_classes"]:
+        console.print(f"Absent from the ground truth, excluded from mIoU and mAcc: "
+                      f"{', '.join(result['absent_classes'])}")
