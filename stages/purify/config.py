@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from geopurify.pipeline.config import NOT_FINGERPRINTED
+
+AFFINITIES = ("student", "geometric", "oracle")
 
 
 @dataclass
@@ -14,5 +18,19 @@ class PurifyConfig:
     steps: int = 19
     """Propagation steps T."""
     temperature: float = 0.05
+    """Affinity softmax temperature."""
     voxel_size: float = 0.02
+    """Voxel edge (m); must equal the student's training voxel size for ``affinity = student``."""
     keep_features: bool = False
+    """Also write the pooled features (N, D) f16 (full-feature path, slower; needed by queries)."""
+    score_rank: int = 16
+    """Fast path only: extra channels propagated for the score's norm (see pooling.py)."""
+    student: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """Student model: empty = the store's ``models/student``; or a path to a ``.pt`` file or a
+    student group. Its content fingerprint, not the path, enters the stage fingerprint."""
+    geo_position_scale: float = 0.05
+    """Geometric affinity: position differences are divided by this (m)."""
+    geo_normal_scale: float = 0.5
+    """Geometric affinity: normal-direction differences (|n n^T - m m^T|, sign-free) divided by this."""
+    geo_color_scale: float = 0.15
+    """Geometric affinity: colour differences (rgb in [0, 1]) divided by this."""

@@ -1,0 +1,92 @@
+"""The voxel graph of purify: k nearest voxels and affinity-softmax weights (design.md section 6).
+
+Every voxel v pools from its k nearest voxels u (itself excluded) with weights
+
+    A[v, u] = softmax_u( (z_v . z_u - |z_u|^2 / 2) / temperature )
+
+For unit-length embeddings (the student's output is L2-normalised) the subtracted term is the
+constant 1/2, so this is exactly the published ``softmax_u(z_v . z_u / temperature)``. For embeddings
+of any length it equals ``softmax_u(-|z_v - z_u|^2 / (2 temperature))`` (the |z_v|^2 term is constant
+along a row), a Gaussian kernel: that is what lets training-free descriptors (positions, colours)
+and label one-hots share this one code path with the student.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class VoxelGraph:
+    """A row-stochastic sparse matrix with a fixed number of entries per row."""
+
+    neighbours: np.ndarray
+    """(V, k) int64: the k nearest other voxels of each voxel, nearest first."""
+    weights: np.ndarray
+    """(V, k) float64: affinity weights, each row sums to 1."""
+
+    @property
+    def num_voxels(self) -> int:
+        return self.neighbours.shape[0]
+
+    def matrix(self):
+        """The same graph as a scipy CSR matrix (V, V), float64."""
+        import scipy.sparse as sp
+
+        v, k = self.neighbours.shape
+        indptr = np.arange(0, v * k + 1, k, dtype=np.int64)
+        return sp.csr_matrix((self.weights.reshape(-1), self.neighbours.reshape(-1), indptr),
+                             shape=(v, v))
+
+
+def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest other voxels of each voxel (kd-tree on the grid coordinates), (V, k') int64
+    with k' = min(k, V - 1). The voxel itself is removed by index, not by position, so that the
+    rule holds whatever order the kd-tree returns ties in."""
+    from geopurify.pipeline.geometry import knn
+
+    v = coords.shape[0]
+    k = min(k, v - 1)
+    if k <= 0:
+        return np.zeros((v, 0), dtype=np.int64)
+    _, idx = knn(coords, coords, k + 1)
+    is_self = idx == np.arange(v)[:, None]
+    keep = ~is_self
+    # rows where the query did not return the voxel itself (never for distinct coordinates, but
+    # cheap to guard) drop their farthest neighbour instead
+    keep[~is_self.any(axis=1), k] = False
+    return idx[keep].reshape(v, k)
+
+
+def affinity_weights(embeddings: np.ndarray, neighbours: np.ndarray, temperature: float,
+                     chunk_rows: int = 2048) -> np.ndarray:
+    """Softmax affinity weights (V, k) float64 of each voxel over its neighbours (see module doc).
+    Computed in float64, in row chunks so the gathered (rows, k, E) block stays small."""
+    z = np.ascontiguousarray(embeddings, dtype=np.float64)
+    v, k = neighbours.shape
+    if k == 0:
+        return np.zeros((v, 0), dtype=np.float64)
+    half_sq = 0.5 * np.einsum("ve,ve->v", z, z)
+    out = np.empty((v, k), dtype=np.float64)
+    for start in range(0, v, chunk_rows):
+        rows = slice(start, min(start + chunk_rows, v))
+        nbr = neighbours[rows]
+        # (B,k,E) @ (B,E,1): a batched matmul, faster than einsum for this shape
+        dots = np.matmul(z[nbr], z[rows, :, None])[..., 0]
+        logits = (dots - half_sq[nbr]) / temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        out[rows] = logits
+    return out
+
+
+def build_graph(coords: np.ndarray, embeddings: np.ndarray, k: int, temperature: float) -> VoxelGraph:
+    """kNN voxel graph with affinity weights from per-voxel embeddings (V, E)."""
+    if embeddings.shape[0] != coords.shape[0]:
+        raise ValueError(f"{embeddings.shape[0]} embeddings for {coords.shape[0]} voxels")
+    neighbours = nearest_voxels(coords, k)
+    weights = affinity_weights(embeddings, neighbours, temperature)
+    return VoxelGraph(neighbours, weights)

@@ -1,0 +1,123 @@
+"""Pooling over the voxel graph: the full-feature path and the exact fast path for labels.
+
+Both paths start from the voxel features X (V, D) (voxel means of the lifted features) and the
+vocabulary's text embeddings T (C, D), rows scaled to unit length (T^).
+
+- Full path: X <- A X, ``steps`` times, in float64; label = argmax_c cos(x_v, t_c); score = that best
+  cosine; features = the pooled rows, L2-normalised.
+- Fast path: A is linear, so A^T (X T^^T) = (A^T X) T^^T: propagating the C logits L = X T^^T gives
+  exactly the logits of the pooled features. The cosine divides row v by |x_v| > 0, which does not
+  change an argmax over c, so the labels are those of the full path (up to float64 rounding, ~1e-14
+  relative, and exact ties are broken the same way by ``pick_labels``).
+  The score needs |x_v| of the pooled feature, which the logits alone do not give. The fast path
+  therefore also propagates ``score_rank`` extra channels: X projected on the leading principal
+  directions R of X's part orthogonal to the text span. Then
+      |x_v|^2 ~= l_v^T G^+ l_v + |x_v R|^2,   G = T^ T^^T,
+  (the first term is the exact squared norm of x_v's projection on the text span). It is exact when
+  the features lie in span(T) + span(R) and otherwise underestimates the norm, so the fast score has
+  the exact score's sign and at least its magnitude (never beyond +-1). The full path gives the exact
+  score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import VoxelGraph
+
+TIE_TOLERANCE = 1e-10
+"""Classes whose value is within this fraction of the row's largest magnitude of the maximum count
+as tied; the lowest class index wins. Far above float64 rounding after pooling (~1e-14), far below
+any real margin, so both paths break exact ties (duplicate text rows, all-zero features) alike."""
+
+NORM_FLOOR = 1e-12
+
+
+@dataclass
+class PoolResult:
+    labels: np.ndarray
+    """(V,) int64 index into the vocabulary's rows."""
+    score: np.ndarray
+    """(V,) float64 best cosine (exact on the full path; on the fast path its magnitude may be
+    overestimated, see the module doc)."""
+    features: np.ndarray | None = None
+    """(V, D) float64 pooled features, L2-normalised (full path only)."""
+
+
+def propagate(graph: VoxelGraph, values: np.ndarray, steps: int) -> np.ndarray:
+    """``values <- A values``, ``steps`` times, float64 (scipy CSR: single-threaded and
+    deterministic)."""
+    out = np.ascontiguousarray(values, dtype=np.float64)
+    if graph.neighbours.shape[1] == 0:  # a single voxel: nothing to pool from
+        return out.copy()
+    a = graph.matrix()
+    for _ in range(steps):
+        out = a @ out
+    return out
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    m = np.asarray(matrix, dtype=np.float64)
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), NORM_FLOOR)
+
+
+def pick_labels(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
+    """Row-wise argmax (V,) int64; values within ``tolerance`` (relative to the row's largest
+    magnitude) of the maximum are ties, and the lowest index among them wins."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[1] == 0:
+        raise ValueError("no classes to choose from")
+    best = values.max(axis=1, keepdims=True)
+    scale = np.abs(values).max(axis=1, keepdims=True)
+    tied = values >= best - tolerance * scale
+    return np.argmax(tied, axis=1).astype(np.int64)  # first True
+
+
+def pool_full(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: int) -> PoolResult:
+    """The full-feature path: pool all D channels, then cosine against the text embeddings."""
+    pooled = propagate(graph, features, steps)
+    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), NORM_FLOOR)
+    cos = pooled @ unit_rows(text).T
+    labels = pick_labels(cos)
+    return PoolResult(labels, cos[np.arange(len(labels)), labels], pooled)
+
+
+def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: int,
+              score_rank: int = 16, seed: int = 0) -> PoolResult:
+    """The fast path: pool the C logits (plus ``score_rank`` channels for the score's norm)."""
+    x = np.asarray(features, dtype=np.float64)
+    t = unit_rows(text)
+    c = t.shape[0]
+    gram_pinv = np.linalg.pinv(t @ t.T)
+    residual = residual_basis(x, t, gram_pinv, score_rank, seed)  # (D, r)
+    pooled = propagate(graph, np.concatenate([x @ t.T, x @ residual], axis=1), steps)
+    logits = pooled[:, :c]
+    labels = pick_labels(logits)
+    in_span = np.einsum("vc,cd,vd->v", logits, gram_pinv, logits)
+    norm = np.sqrt(np.maximum(in_span + np.einsum("vr,vr->v", pooled[:, c:], pooled[:, c:]), 0.0))
+    best = logits[np.arange(len(labels)), labels]
+    score = np.clip(best / np.maximum(norm, NORM_FLOOR), -1.0, 1.0)
+    return PoolResult(labels, score)
+
+
+def residual_basis(x: np.ndarray, text_unit: np.ndarray, gram_pinv: np.ndarray, rank: int,
+                   seed: int = 0) -> np.ndarray:
+    """(D, r) orthonormal leading directions of X's part orthogonal to the text span (randomised
+    range finder with one power iteration; a fixed seed keeps it deterministic)."""
+    d = x.shape[1]
+    rank = min(rank, max(d - text_unit.shape[0], 0), x.shape[0])
+    if rank <= 0:
+        return np.zeros((d, 0))
+
+    def off_span(m: np.ndarray) -> np.ndarray:  # rows of m (., D) minus their text-span part
+        return m - (m @ text_unit.T) @ gram_pinv @ text_unit
+
+    omega = np.random.default_rng(seed).standard_normal((d, rank + 8))
+    omega = off_span(omega.T).T
+    basis, _ = np.linalg.qr(x @ omega)  # (V, r+8), spans the leading columns of X_perp
+    basis, _ = np.linalg.qr(x @ off_span(basis.T @ x).T)  # one power iteration
+    small = off_span(basis.T @ x)  # (r+8, D), rows orthogonal to the text span
+    _, _, vt = np.linalg.svd(small, full_matrices=False)
+    return vt[:rank].T

@@ -1,0 +1,135 @@
+"""Purify: lifted features + an affinity source -> ``scenes/<id>/purified/`` (design.md section 6).
+
+Voxelise the points, average the lifted features per voxel, embed the voxels with the affinity
+source, build the k-nearest-voxel graph with softmax weights, pool ``steps`` times and give every
+point its voxel's result:
+
+- ``label`` (N,) int16: NYU40 id of the best class of the vocabulary the fuse stage used;
+- ``score`` (N,) float16: that class's cosine with the pooled feature (exact when features are kept,
+  else the fast path's estimate, see pooling.py);
+- ``feat`` (N, D) float16, only with ``keep_features``: the pooled feature, L2-normalised.
+
+Labels come from the fast path (C pooled logits) unless features are kept; both give the same labels.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from geopurify.pipeline.errors import ConfigError, InputError, StoreError
+from geopurify.pipeline.geometry import voxel_mean, voxelize
+from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
+from geopurify.pipeline.store import Store
+
+from .affinity import ScenePoints, make_affinity
+from .config import AFFINITIES, PurifyConfig
+from .graph import build_graph
+from .pooling import pool_fast, pool_full
+
+
+def fused_vocab(store: Store, scene_id: str, default: str) -> str:
+    """The vocabulary the scene's fuse stage ran with (its recorded config), else ``default``."""
+    attrs = store.attrs(Store.scene_group_path(scene_id, "fused"))
+    return attrs.get("config", {}).get("fuse", {}).get("vocab", default)
+
+
+def check_config(cfg: PurifyConfig) -> None:
+    if cfg.affinity not in AFFINITIES:
+        raise ConfigError(f"purify.affinity {cfg.affinity!r}: expected one of {', '.join(AFFINITIES)}")
+    for key in ("k", "voxel_size", "temperature"):
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"purify.{key} = {getattr(cfg, key)}: expected > 0")
+    if cfg.steps < 0 or cfg.score_rank < 0:
+        raise ConfigError("purify.steps and purify.score_rank must be >= 0")
+
+
+def read_scene_points(store: Store, scene_id: str, with_label: bool) -> ScenePoints:
+    pts = Store.scene_group_path(scene_id, "points")
+    fused_path = Store.scene_group_path(scene_id, "fused")
+    fused = store.read(fused_path, "feat").astype(np.float32)
+    xyz = store.read(pts, "xyz")
+    if fused.shape[0] != xyz.shape[0]:
+        raise InputError(f"{store.path}/{fused_path}/feat",
+                         f"{fused.shape[0]} rows for {xyz.shape[0]} points; rerun fuse")
+    label = None
+    if with_label:
+        group = store.group(pts)
+        if group is None or "label" not in group:
+            raise StoreError(f"{store.path}/{pts}: no ground-truth labels; the oracle affinity needs them")
+        label = store.read(pts, "label")
+    return ScenePoints(xyz=xyz, rgb=store.read(pts, "rgb"), normal=store.read(pts, "normal"),
+                       fused=fused, label=label)
+
+
+class PurifyStage(SceneStage):
+    name = "purified"
+    version = 1
+    sections = ("purify",)
+
+    def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
+        from geopurify.stages.fuse.text import read_text
+
+        cfg: PurifyConfig = ctx.cfg.purify
+        check_config(cfg)
+        store = ctx.store
+        out = {}
+        for group, what in (("points", "ingest"), ("fused", "fuse")):
+            attrs = store.require_done(Store.scene_group_path(scene_id, group), f"{scene_id} {what}")
+            out[group] = str(attrs.get("fingerprint"))
+        vocab = fused_vocab(store, scene_id, ctx.cfg.fuse.vocab)
+        out["text"] = f"{vocab}:{read_text(store, vocab)[1]}"
+        if cfg.affinity == "student":
+            from .student import student_fingerprint
+
+            out["student"] = student_fingerprint(cfg, store)
+        return out
+
+    def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
+        from geopurify.stages.fuse.text import read_text
+
+        cfg: PurifyConfig = ctx.cfg.purify
+        store = ctx.store
+        times = {}
+        t0 = time.perf_counter()
+        text, _ = read_text(store, fused_vocab(store, scene_id, ctx.cfg.fuse.vocab))
+        points = read_scene_points(store, scene_id, with_label=cfg.affinity == "oracle")
+        if points.fused.shape[1] != text.embeddings.shape[1]:
+            raise StoreError(f"{scene_id}: fused features have {points.fused.shape[1]} channels, the "
+                             f"text embeddings {text.embeddings.shape[1]}; rerun fuse")
+        affinity = make_affinity(cfg, store)
+        times["read_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        coords, point_to_voxel = voxelize(points.xyz, cfg.voxel_size)
+        feats = voxel_mean(points.fused, point_to_voxel, len(coords))
+        z = affinity.embed(points, coords, point_to_voxel)
+        times["embed_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        graph = build_graph(coords, z, cfg.k, cfg.temperature)
+        times["graph_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        if cfg.keep_features:
+            result = pool_full(graph, feats, text.embeddings, cfg.steps)
+        else:
+            result = pool_fast(graph, feats, text.embeddings, cfg.steps, cfg.score_rank)
+        times["pool_s"] = time.perf_counter() - t0
+
+        arrays = {
+            "label": text.nyu40_ids.astype(np.int16)[result.labels][point_to_voxel],
+            "score": result.score.astype(np.float16)[point_to_voxel],
+        }
+        if result.features is not None:
+            arrays["feat"] = result.features.astype(np.float16)[point_to_voxel]
+        attrs = {
+            "affinity": affinity.kind,
+            "path": "full" if cfg.keep_features else "fast",
+            "vocab": text.vocab,
+            "voxels": int(len(coords)),
+            "neighbours": int(graph.neighbours.shape[1]),
+            "timings": {k: round(v, 3) for k, v in times.items()},
+        }
+        return StageOutput(arrays, attrs)

@@ -1,0 +1,94 @@
+"""The student affinity source: embeddings of the distilled network (torch imported lazily here).
+
+The student is found by ``purify.student``: empty = the run store's ``models/student`` group; a file
+= an exported ``.pt``; a folder = another run store holding ``models/student``. Its fingerprint (the
+one distill recorded, or the file's content hash) is what enters purify's stage fingerprint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from geopurify.pipeline.errors import ConfigError, InputError
+from geopurify.pipeline.fingerprint import file_content_hash
+
+from .affinity import ScenePoints
+from .config import PurifyConfig
+
+MODEL_GROUP = "models/student"
+
+_MODELS: dict[tuple[str, str], object] = {}
+"""Loaded students per process, keyed by (where, fingerprint): a worker loads each once."""
+
+
+def student_location(cfg: PurifyConfig, store) -> tuple[str, str]:
+    """(``store`` | ``file``, path) of the configured student."""
+    if not cfg.student:
+        return "store", store.path
+    path = Path(cfg.student)
+    if path.is_file():
+        return "file", str(path)
+    if path.is_dir():
+        return "store", str(path)
+    raise InputError(path, "student not found (expected a .pt file or a run store with models/student)")
+
+
+def student_fingerprint(cfg: PurifyConfig, store) -> str:
+    """Cheap (no torch): the stored fingerprint of a store group, the content hash of a file."""
+    kind, where = student_location(cfg, store)
+    if kind == "file":
+        return file_content_hash(where)
+    from geopurify.pipeline.store import Store
+
+    other = store if where == store.path else Store(where, create=False)
+    attrs = other.require_done(MODEL_GROUP, "the trained student (run `distill`)")
+    return str(attrs["fingerprint"])
+
+
+def load_student(cfg: PurifyConfig, store):
+    """The student network in eval mode on the CPU (cached per process)."""
+    kind, where = student_location(cfg, store)
+    key = (where, student_fingerprint(cfg, store))
+    if key not in _MODELS:
+        from geopurify.stages.distill.weights import load_student_file, read_student
+
+        model, _ = load_student_file(where) if kind == "file" else read_student(where)
+        _MODELS.clear()  # one student at a time is all a run uses
+        _MODELS[key] = model
+    return _MODELS[key]
+
+
+class StudentAffinity:
+    kind = "student"
+
+    def __init__(self, cfg: PurifyConfig, store):
+        if store is None:
+            raise ConfigError("the student affinity needs the run store to find the student")
+        self.cfg = cfg
+        self.store = store
+        self.model = load_student(cfg, store)
+        trained = float(self.model.net_cfg.get("voxel_size", cfg.voxel_size))
+        if abs(trained - cfg.voxel_size) > 1e-9:
+            raise ConfigError(f"purify.voxel_size = {cfg.voxel_size} but the student was trained on "
+                              f"{trained} m voxels; set purify.voxel_size = {trained}")
+
+    def identity(self) -> dict[str, str]:
+        return {"student": student_fingerprint(self.cfg, self.store)}
+
+    def embed(self, points: ScenePoints, coords: np.ndarray, point_to_voxel: np.ndarray) -> np.ndarray:
+        import torch
+
+        from geopurify.stages.distill.inputs import voxel_inputs
+
+        fused_dim = int(self.model.net_cfg.get("fused_dim", points.fused.shape[1]))
+        if fused_dim != points.fused.shape[1]:
+            raise ConfigError(f"the student expects {fused_dim}-channel fused features, the scene has "
+                              f"{points.fused.shape[1]}: it was trained with another 2D source")
+        inputs = voxel_inputs(points.xyz, points.rgb, points.normal, points.fused, self.cfg.voxel_size)
+        if not (np.array_equal(inputs.coords, coords) and np.array_equal(inputs.point_to_voxel, point_to_voxel)):
+            raise RuntimeError("the student's voxelisation differs from purify's")
+        with torch.no_grad():
+            z = self.model(inputs.coords, torch.from_numpy(inputs.features))
+        return z.double().numpy()
