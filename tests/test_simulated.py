@@ -221,3 +221,26 @@ def test_presets_resolve_and_overrides_win():
         resolve_simulated(SimulatedConfig(preset="nope"))
     with pytest.raises(ConfigError):
         resolve_simulated(SimulatedConfig(view_swap_prob=1.5))
+
+
+def test_a_scan_without_frames_gets_virtual_views_and_their_images():
+    rng = np.random.default_rng(1)
+    n = 30000
+    pts = rng.uniform([0, 0, 0], [5, 4, 2.6], (n, 3))
+    face = rng.integers(0, 6, n)
+    for f in range(6):
+        axis, side = f // 2, f % 2
+        pts[face == f, axis] = [5, 4, 2.6][axis] * side
+    labels = np.where(face == 4, 2, 1).astype(np.int16)  # floor (z = 0) and walls; ceiling as wall
+    scene = Scene("box", Path("/nowhere/box.ply"), pts.astype(np.float32), np.zeros((n, 3), np.uint8),
+                  labels=labels)
+    text = text_embeddings()
+    src = SimulatedSource(SimulatedConfig(virtual_views=6, virtual_width=160, **QUIET), text)
+    src.begin_scene(scene, text)
+    assert len(scene.frames) == 6 and scene.color_intrinsic is not None and scene.depth_intrinsic is not None
+    color, depth = src.frame_images(scene.frames[0])
+    assert color.shape == (120, 160, 3) and depth.shape == (120, 160)
+    feat = src.frame_features(scene.frames[0], color, depth)
+    best = np.argmax(feat @ text.embeddings.T, axis=-1)
+    rows = {list(text.nyu40_ids).index(1), list(text.nyu40_ids).index(2)}
+    assert set(np.unique(best)) <= rows

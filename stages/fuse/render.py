@@ -7,12 +7,18 @@ x right, y down; pixel (u, v) = (fx x/z + cx, fy y/z + cy), integer coordinates 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from geopurify.pipeline.scene import Frame, Scene
+
+
+def stable_key(text: str) -> int:
+    """A 32-bit seed component from a name (Python's hash() changes between processes)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
 def scale_intrinsic(K: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
@@ -44,7 +50,7 @@ class Splat:
 
 
 def splat(xyz: np.ndarray, pose_c2w: np.ndarray, K: np.ndarray, size: tuple[int, int],
-          radius: float, max_pixels: int = 8, near: float = 0.05) -> Splat:
+          radius: float, max_pixels: int = 32, near: float = 0.05) -> Splat:
     """Render points as discs of world radius ``radius`` (at most ``max_pixels`` px) with a z-buffer:
     each pixel keeps the nearest point whose disc covers it."""
     width, height = size
@@ -92,6 +98,15 @@ def render_values(xyz: np.ndarray, values: np.ndarray, pose_c2w: np.ndarray, K: 
     return out
 
 
+def auto_splat_radius(xyz: np.ndarray) -> float:
+    """Disc radius that closes the gaps between a scan's points: twice the median nearest-neighbour
+    distance (a randomly sampled surface is ~95% covered at that radius), at least 1 cm."""
+    from geopurify.pipeline.geometry import knn
+
+    spacing = float(np.median(knn(xyz, xyz, 2)[0][:, 1])) if len(xyz) > 1 else 0.0
+    return max(0.01, 2.0 * spacing)
+
+
 # ---- virtual views for point clouds without frames ------------------------------------------------
 
 @dataclass
@@ -105,31 +120,27 @@ class VirtualFrame(Frame):
 
 
 def virtual_frames(scene: Scene, n_views: int = 60, seed: int = 0, width: int = 320,
-                   hfov_deg: float = 58.0, views_per_position: int = 6, max_splat_pixels: int = 32) -> Scene:
+                   hfov_deg: float = 58.0, views_per_position: int = 6) -> Scene:
     """A copy of ``scene`` with ``n_views`` virtual RGB-D frames: cameras at head height inside the
     room (z up, as in axis-aligned scans), each position looking around at several headings, tilted
     down; colour and depth by point splatting. Deterministic in ``seed``."""
-    from geopurify.pipeline.geometry import knn
-
     height = int(round(width * 3 / 4))
     f = (width / 2) / np.tan(np.radians(hfov_deg) / 2)
     K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
     xyz = np.asarray(scene.xyz, dtype=np.float64)
-    spacing = float(np.median(knn(xyz, xyz, 2)[0][:, 1]))
-    # discs wide enough to close the gaps of randomly sampled surfaces (~95% covered at 2x the median
-    # nearest-neighbour spacing)
-    radius = max(0.01, 2.0 * spacing)
+    radius = auto_splat_radius(xyz)
 
-    rng = np.random.default_rng([seed, 0x5EED])
+    rng = np.random.default_rng([seed, stable_key(scene.scene_id), 0x5EED])
     positions = _camera_positions(xyz, -(-n_views // views_per_position), rng)
     frames = []
     for i in range(n_views):
         pos = positions[i // views_per_position]
         k = i % views_per_position
-        yaw = 2 * np.pi * (k + rng.uniform(-0.3, 0.3)) / views_per_position + positions_phase(i, views_per_position)
+        # evenly spread headings with jitter, turned by a different amount at each position
+        yaw = 2 * np.pi * (k + rng.uniform(-0.3, 0.3)) / views_per_position + 0.7 * (i // views_per_position)
         pitch = np.radians(rng.uniform(-40.0, -10.0))
         pose = look_pose(pos, yaw, pitch)
-        s = splat(xyz, pose, K, (width, height), radius, max_pixels=max_splat_pixels)
+        s = splat(xyz, pose, K, (width, height), radius)
         color = scene.rgb[np.maximum(s.index, 0)].copy()
         color[s.index < 0] = 0
         name = f"virtual{i:03d}"
@@ -137,11 +148,6 @@ def virtual_frames(scene: Scene, n_views: int = 60, seed: int = 0, width: int = 
                                    pose=pose, color=color, depth=s.depth))
     return dataclasses.replace(scene, frames=frames, color_intrinsic=K, depth_intrinsic=K.copy(),
                                depth_scale=1000.0)
-
-
-def positions_phase(i: int, per_position: int) -> float:
-    """A different heading offset at each position, so positions do not all face the same walls."""
-    return (i // per_position) * 0.7
 
 
 def look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:

@@ -15,7 +15,6 @@ the same seed gives bit-identical features whatever frames are used and in what 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import numpy as np
 
@@ -36,11 +35,6 @@ UNLABELLED = -1
 """Label of pixels and points outside the vocabulary (no point, annotated 0, or another class)."""
 
 
-def stable_key(text: str) -> int:
-    """A 32-bit seed component from a name (Python's hash() changes between processes)."""
-    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-
-
 class SimulatedSource:
     """Features of ground-truth labels degraded by per-view and view-consistent errors."""
 
@@ -50,9 +44,11 @@ class SimulatedSource:
         if not isinstance(sim, SimulatedConfig):
             raise TypeError("SimulatedSource needs a FuseConfig with a `simulated` section or a SimulatedConfig")
         self.cfg = resolve_simulated(sim)
+        self.use_depth = bool(getattr(cfg, "use_depth", True))
         self.dim = int(text.embeddings.shape[1])
         self._set_text(text)
         self._scene: _SceneState | None = None
+        self._depth_scale = 1000.0
 
     def identity(self) -> dict:
         return {"kind": "simulated", "params": dataclasses.asdict(self.cfg), "vocab": self.text.vocab,
@@ -72,20 +68,27 @@ class SimulatedSource:
         self.class_distance = float(np.median(d)) if d.size else 1.0
         # "none of the vocabulary": a fixed random direction, nearly orthogonal to every class
         bg = np.random.default_rng([self.cfg.seed, 0xB6]).standard_normal(self.dim)
-        self.table = np.vstack([emb, bg / np.linalg.norm(bg)])  # row C = background
+        self.table = np.vstack([emb, bg / np.linalg.norm(bg)]).astype(np.float32)  # row C = background
 
     # ---- per scene ------------------------------------------------------------------------
     def begin_scene(self, scene: Scene, text: TextEmbeddings) -> None:
+        """Draw the scene's view-consistent errors. A scan without frames (a point cloud) gets
+        ``virtual_views`` rendered views here, in place (``scene.frames`` and its intrinsics), whose
+        images ``frame_images`` supplies."""
         if scene.labels is None:
             raise InputError(scene.root, "the simulated 2D source renders ground-truth labels and this "
                                          "scene has none; use a labelled scene or a real 2D source")
+        if not scene.frames:
+            virtual = render.virtual_frames(scene, self.cfg.virtual_views, self.cfg.seed, self.cfg.virtual_width)
+            scene.frames, scene.color_intrinsic = virtual.frames, virtual.color_intrinsic
+            scene.depth_intrinsic, scene.depth_scale = virtual.depth_intrinsic, virtual.depth_scale
         if scene.color_intrinsic is None:
-            raise InputError(scene.root, "no colour intrinsics: the simulated source cannot render views "
-                                         "(for a scan without frames use render.virtual_frames first)")
+            raise InputError(scene.root, "no colour intrinsics: the simulated source cannot render the views")
+        self._depth_scale = scene.depth_scale
         if text is not self.text:
             self._set_text(text)
         cfg = self.cfg
-        rng = np.random.default_rng([cfg.seed, stable_key(scene.scene_id), 0xC0])
+        rng = np.random.default_rng([cfg.seed, render.stable_key(scene.scene_id), 0xC0])
         labels = self.lut[np.clip(np.asarray(scene.labels, dtype=np.int64), 0, 255)]
         xyz = np.asarray(scene.xyz, dtype=np.float64)
 
@@ -108,8 +111,9 @@ class SimulatedSource:
             elif u_swap[j] < cfg.consistent_swap_prob:
                 new_class[j] = self._swap_target(int(c), u_random[j], u_pick[j])
         seen_labels = new_class[pair_of_point.reshape(-1)]
+        radius = cfg.splat_radius or render.auto_splat_radius(xyz)
         self._scene = _SceneState(scene.scene_id, xyz, seen_labels, np.asarray(scene.color_intrinsic),
-                                  changed=int((seen_labels != labels).sum()))
+                                  radius, changed=int((seen_labels != labels).sum()))
 
     def _swap_target(self, c: int, u_random: float, u_pick: float) -> int:
         """A confusable class of ``c`` or, for the random share, any other class; ``c`` itself when
@@ -122,6 +126,18 @@ class SimulatedSource:
         return c
 
     # ---- per frame -----------------------------------------------------------------------
+    def frame_images(self, frame: Frame) -> tuple[np.ndarray, np.ndarray | None]:
+        """(colour, depth in metres or None) of a frame: in memory for a virtual view, read from
+        its files otherwise (the fuse stage asks the source when the source can answer)."""
+        if isinstance(frame, render.VirtualFrame):
+            return frame.color, (frame.depth if self.use_depth else None)
+        from geopurify.stages.fuse.stage import read_color, read_depth
+
+        depth = None
+        if self.use_depth and frame.depth_path is not None:
+            depth = read_depth(frame, self._depth_scale)
+        return read_color(frame), depth
+
     def frame_features(self, frame: Frame, color: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
         if self._scene is None:
             raise RuntimeError("begin_scene must be called before frame_features")
@@ -132,9 +148,9 @@ class SimulatedSource:
         rw, rh = gw * cfg.render_factor, gh * cfg.render_factor
         K = render.scale_intrinsic(st.color_intrinsic, (W, H), (rw, rh))
         image = render.render_values(st.xyz, st.seen_labels, np.asarray(frame.pose), K, (rw, rh),
-                                     cfg.splat_radius, fill=UNLABELLED)
+                                     st.splat_radius, fill=UNLABELLED)
 
-        rng = np.random.default_rng([cfg.seed, stable_key(st.scene_id), stable_key(frame.name)])
+        rng = np.random.default_rng([cfg.seed, render.stable_key(st.scene_id), render.stable_key(frame.name)])
         image = self._degrade_segments(image, rng)
         return self._grid_features(image, gh, gw, rng)
 
@@ -167,10 +183,11 @@ class SimulatedSource:
         slot = np.where(image == UNLABELLED, self.num_classes, image)  # background row = C
         cell = (np.arange(gh * f)[:, None] // f) * gw + (np.arange(gw * f)[None, :] // f)
         hist = np.bincount((cell * C1 + slot).ravel(), minlength=gh * gw * C1).reshape(gh * gw, C1)
-        feat = (hist / float(f * f)) @ self.table
+        feat = (hist.astype(np.float32) / np.float32(f * f)) @ self.table
         if self.cfg.noise_std > 0:
-            feat += rng.standard_normal(feat.shape) * (self.cfg.noise_std * self.class_distance)
-        return feat.reshape(gh, gw, self.dim).astype(np.float32)
+            noise = rng.standard_normal(feat.shape, dtype=np.float32)
+            feat += noise * np.float32(self.cfg.noise_std * self.class_distance)
+        return feat.reshape(gh, gw, self.dim)
 
 
 @dataclasses.dataclass
@@ -180,6 +197,8 @@ class _SceneState:
     seen_labels: np.ndarray
     """(N,) vocabulary row each point shows in every view after the view-consistent errors."""
     color_intrinsic: np.ndarray
+    splat_radius: float
+    """World radius (m) of the point discs the labels are rendered with."""
     changed: int
     """Points whose label the view-consistent errors changed (for the record and the tests)."""
 

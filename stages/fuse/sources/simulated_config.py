@@ -26,7 +26,8 @@ class SimulatedConfig:
     render_factor: int | None = None
     """Labels are rendered at ``render_factor`` x the grid and averaged into the grid cells."""
     splat_radius: float | None = None
-    """World radius (m) of each point's splat when rendering labels."""
+    """World radius (m) of each point's splat when rendering labels; 0 = automatic, twice the
+    median distance between neighbouring points (closes the gaps of sparse or sampled scans)."""
     region_size: float | None = None
     """Edge (m) of the world cells over which view-consistent errors are decided."""
     consistent_swap_prob: float | None = None
@@ -59,15 +60,15 @@ NOISE_KEYS = ("grid_width", "render_factor", "splat_radius", "region_size", "con
 # Calibrated with bench/calibrate_simulated.py: lift-only mIoU (scannet19, consensus top-3,
 # seeds 0-2) on scene0000_00 of about 50 for each preset.
 PRESETS: dict[str, dict] = {
-    "realistic": dict(grid_width=32, render_factor=4, splat_radius=0.02, region_size=1.0,
+    "realistic": dict(grid_width=32, render_factor=4, splat_radius=0.0, region_size=1.0,
                       consistent_swap_prob=0.25, consistent_hallucination_prob=0.3,
                       view_swap_prob=0.25, random_swap_share=0.2, hallucination_prob=0.3,
                       noise_std=0.5),
-    "view-noise": dict(grid_width=16, render_factor=4, splat_radius=0.02, region_size=1.0,
+    "view-noise": dict(grid_width=16, render_factor=4, splat_radius=0.0, region_size=1.0,
                        consistent_swap_prob=0.0, consistent_hallucination_prob=0.0,
                        view_swap_prob=0.05, random_swap_share=0.2, hallucination_prob=0.2,
                        noise_std=1.5),
-    "swaps": dict(grid_width=40, render_factor=4, splat_radius=0.02, region_size=1.0,
+    "swaps": dict(grid_width=40, render_factor=4, splat_radius=0.0, region_size=1.0,
                   consistent_swap_prob=0.0, consistent_hallucination_prob=0.0,
                   view_swap_prob=0.5, random_swap_share=0.3, hallucination_prob=0.1,
                   noise_std=0.2),
@@ -93,8 +94,9 @@ def _check(cfg: SimulatedConfig) -> None:
     for key in ("grid_width", "render_factor", "virtual_views", "virtual_width"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"fuse.simulated.{key} = {getattr(cfg, key)!r}: expected a positive integer")
-    for key in ("splat_radius", "region_size"):
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"fuse.simulated.{key} = {getattr(cfg, key)!r}: expected a positive length")
+    if cfg.region_size <= 0:
+        raise ConfigError(f"fuse.simulated.region_size = {cfg.region_size!r}: expected a positive length")
+    if cfg.splat_radius < 0:
+        raise ConfigError(f"fuse.simulated.splat_radius = {cfg.splat_radius!r}: expected >= 0 (0 = automatic)")
     if cfg.noise_std < 0:
         raise ConfigError(f"fuse.simulated.noise_std = {cfg.noise_std!r}: expected >= 0")
