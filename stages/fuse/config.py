@@ -5,6 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from geopurify.pipeline.config import NOT_FINGERPRINTED
+from geopurify.stages.fuse.sources.simulated_config import SimulatedConfig
+
+
+@dataclass
+class OpenClipConfig:
+    model: str = "ViT-B-16"
+    """open_clip architecture name (a built-in config, or one registered with open_clip)."""
+    checkpoint: str = ""
+    """Weights: a checkpoint file, ``local-dir:<folder>`` (open_clip_config.json + weights), a
+    pretrained tag open_clip knows (needs its cache or the network), or ``random`` (random init:
+    tests and speed benchmarks only). Empty is an error, never a silent random init. The content
+    hash of a file or folder is part of the fingerprint."""
+    image_size: int = 320
+    """Long side (px) the colour image is resized to before the ViT; the short side keeps the aspect
+    ratio; both are rounded to multiples of the patch size (ScanNet 648x484 -> 320x240, a 20x15
+    patch grid). The positional embedding is interpolated when the grid differs from the model's."""
+    templates: list[str] = field(default_factory=lambda: ["a {} in a scene"])
+    """Prompt templates; with several, each class embedding is the normalised mean over them."""
+    normalize: bool = True
+    """L2-normalise each patch feature before fusion."""
+    device: str = field(default="cpu", metadata=NOT_FINGERPRINTED)
+    """Torch device of the encoders (``cpu``, ``cuda``, ``cuda:1``)."""
 
 
 @dataclass
@@ -17,11 +39,32 @@ class FuseConfig:
     """Visible if |z - d| <= depth_tolerance * d (OpenScene used 0.25)."""
     border: int = 10
     """Pixels at the image border that count as outside."""
+    use_depth: bool = True
+    """Depth-test visibility when frames have depth; False (or frames without depth): frustum only."""
     mode: str = "consensus"
     """Fusion across views: ``mean`` or ``consensus``."""
     topk: int = 3
     """Views kept per point in consensus mode."""
+    logit_scale: float = 100.0
+    """Scale s of the per-view logits s * cos(f_v, t_c) in consensus mode (CLIP's is 100)."""
+    fill_unseen: bool = True
+    """Points no view sees copy the feature of the nearest seen point (``seen`` stays 0)."""
     vocab: str = "scannet20"
     """Vocabulary whose text embeddings drive consensus and scoring."""
+    text_encoder: str = "auto"
+    """``openclip`` (the openclip model's text tower), ``hashed`` (deterministic pseudo-embeddings,
+    benchmark only) or ``auto``: hashed for the simulated source, openclip otherwise."""
+    hashed_dim: int = 512
+    """Width D of the hashed text embeddings."""
+    openclip: OpenClipConfig = field(default_factory=OpenClipConfig)
+    """The openclip image source and text encoder."""
+    simulated: SimulatedConfig = field(default_factory=SimulatedConfig)
+    """The simulated source (benchmark only)."""
+    precomputed_dir: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """``precomputed`` source: folder with ``<scene>/<frame>.npy`` feature maps (h, w, D). Their
+    sizes and times are fingerprinted per scene, not the folder's location."""
     batch_frames: int = field(default=8, metadata=NOT_FINGERPRINTED)
     """Frames encoded per batch by the 2D model."""
+    cache_dir: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """Folder for the temporary per-scene feature-map cache of consensus mode (default: the system
+    temporary folder); removed when the scene is done."""
