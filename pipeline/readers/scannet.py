@@ -1,0 +1,143 @@
+"""ScanNet layout (also what ``pipeline.synthetic`` writes)::
+
+    <root>/<scene>/<scene>_vh_clean_2.ply            vertices x y z red green blue (+ faces, optional)
+    <root>/<scene>/<scene>_vh_clean_2.labels.ply     optional: same vertices, property label (NYU40)
+    <root>/<scene>/<scene>.txt                       optional: axisAlignment = 16 numbers
+    <root>/<scene>/color/<i>.jpg                     colour frames
+    <root>/<scene>/depth/<i>.png                     uint16 depth, millimetres, 0 = no reading
+    <root>/<scene>/pose/<i>.txt                      4x4 camera-to-world; all -inf = invalid, skipped
+    <root>/<scene>/intrinsic/intrinsic_color.txt     4x4, for the colour images
+    <root>/<scene>/intrinsic/intrinsic_depth.txt     4x4, for the depth images
+
+The frames are the ``color/*.jpg`` files; each needs its depth image and pose.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..ply import read_ply
+from ..scene import Frame, Scene
+from . import checks
+
+
+@dataclass
+class _Files:
+    """Where a ScanNet scene's files are; finding them reads nothing but folder listings."""
+
+    folder: Path
+    mesh: Path
+    labels: Path | None
+    meta: Path | None
+    color_intrinsic: Path
+    depth_intrinsic: Path
+    frames: list[tuple[str, Path, Path, Path]]
+    """(name, colour, depth, pose) of every frame, in frame order."""
+
+    def all(self) -> list[Path]:
+        files = [self.mesh, self.color_intrinsic, self.depth_intrinsic]
+        files += [p for p in (self.labels, self.meta) if p is not None]
+        for _, color, depth, pose in self.frames:
+            files += [color, depth, pose]
+        return files
+
+
+def _listing(folder: Path, suffix: str) -> dict[str, Path]:
+    """Stem -> path of the files in ``folder`` ending in ``suffix``."""
+    if not folder.is_dir():
+        raise InputError(folder, "folder not found")
+    with os.scandir(folder) as it:
+        return {e.name[: -len(suffix)]: Path(e.path) for e in it
+                if e.name.endswith(suffix) and not e.name.startswith(".") and e.is_file()}
+
+
+def find_files(root: Path, scene_id: str) -> _Files:
+    checks.check_scene_name(root, scene_id)
+    folder = Path(root) / scene_id
+    if not folder.is_dir():
+        raise InputError(folder, "scene folder not found")
+    mesh = folder / f"{scene_id}_vh_clean_2.ply"
+    if not mesh.is_file():
+        raise InputError(mesh, "scene mesh not found")
+    labels = folder / f"{scene_id}_vh_clean_2.labels.ply"
+    meta = folder / f"{scene_id}.txt"
+    intrinsic = folder / "intrinsic"
+    color_k, depth_k = intrinsic / "intrinsic_color.txt", intrinsic / "intrinsic_depth.txt"
+    for path in (color_k, depth_k):
+        if not path.is_file():
+            raise InputError(path, "camera intrinsics not found")
+    if not (folder / "color").is_dir():
+        raise InputError(folder / "color", "no colour frames folder (a ScanNet scene needs its frames; "
+                                           "use dataset.kind = pointcloud for scans without frames)")
+    colors = _listing(folder / "color", ".jpg")
+    if not colors:
+        raise InputError(folder / "color", "no colour frames (<i>.jpg)")
+    depths = _listing(folder / "depth", ".png")
+    poses = _listing(folder / "pose", ".txt")
+    frames = []
+    for name in sorted(colors, key=checks.frame_sort_key):
+        if name not in depths:
+            raise InputError(folder / "depth" / f"{name}.png", f"depth image of frame {name} not found")
+        if name not in poses:
+            raise InputError(folder / "pose" / f"{name}.txt", f"pose of frame {name} not found")
+        frames.append((name, colors[name], depths[name], poses[name]))
+    return _Files(folder=folder, mesh=mesh, labels=labels if labels.is_file() else None,
+                  meta=meta if meta.is_file() else None, color_intrinsic=color_k,
+                  depth_intrinsic=depth_k, frames=frames)
+
+
+class ScanNetReader:
+    """Scenes in the ScanNet layout (real exports and synthetic scenes)."""
+
+    image_workers: int = 2
+    """Threads decoding images during validation."""
+
+    def list_scenes(self, root: Path) -> list[str]:
+        """Every non-hidden sub-folder: a folder that is not a valid scene fails with a reason
+        rather than being skipped silently."""
+        with os.scandir(root) as it:
+            return sorted(e.name for e in it if e.is_dir() and not e.name.startswith((".", "_")))
+
+    def source_files(self, root: Path, scene_id: str) -> list[Path]:
+        return find_files(Path(root), scene_id).all()
+
+    def read(self, root: Path, scene_id: str) -> Scene:
+        files = find_files(Path(root), scene_id)
+        mesh = read_ply(files.mesh)
+        if mesh.rgb is None:
+            raise InputError(files.mesh, "vertices have no colour (red, green, blue)")
+        checks.check_points(files.mesh, mesh.xyz)
+        labels = None
+        if files.labels is not None:
+            lab = read_ply(files.labels, want_faces=False)
+            if lab.label is None:
+                raise InputError(files.labels, "vertices have no 'label' property")
+            if lab.num_vertices != mesh.num_vertices:
+                raise InputError(files.labels, f"{lab.num_vertices} vertices, but the mesh "
+                                               f"{files.mesh.name} has {mesh.num_vertices}")
+            labels = checks.check_labels(files.labels, lab.label, mesh.num_vertices)
+        axis_alignment = checks.read_axis_alignment(files.meta)
+        K_color = checks.read_intrinsic(files.color_intrinsic)
+        K_depth = checks.read_intrinsic(files.depth_intrinsic)
+
+        frames, skipped = [], 0
+        for name, color, depth, pose_path in files.frames:
+            pose = checks.read_pose(pose_path)
+            if pose is None:
+                skipped += 1
+            else:
+                frames.append(Frame(name=name, color_path=color, depth_path=depth, pose=pose))
+        if not frames:
+            raise InputError(files.folder / "pose", "no frame has a valid pose")
+        # images last: decoding every frame is the expensive check
+        checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=K_color,
+                            intrinsic_path=files.color_intrinsic, workers=self.image_workers)
+        checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=K_depth,
+                            intrinsic_path=files.depth_intrinsic, workers=self.image_workers)
+        return Scene(scene_id=scene_id, root=files.folder, xyz=mesh.xyz, rgb=mesh.rgb,
+                     faces=mesh.faces, labels=labels, axis_alignment=axis_alignment, frames=frames,
+                     color_intrinsic=K_color, depth_intrinsic=K_depth, depth_scale=1000.0,
+                     skipped_frames=skipped, source_files=files.all())
