@@ -124,7 +124,7 @@ def check_labels(path: Path, labels: np.ndarray, num_points: int) -> np.ndarray:
 
 def _decode(path: Path) -> tuple[tuple[int, int], str] | str:
     """Fully decode one image: its (width, height) and mode, or the problem as text."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
@@ -137,6 +137,8 @@ def _decode(path: Path) -> tuple[tuple[int, int], str] | str:
             return size, mode
     except FileNotFoundError:
         return "image not found"
+    except UnidentifiedImageError:
+        return "unreadable image (not an image, or a corrupt header)"
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... for bad files
         return f"unreadable or truncated image ({str(exc).strip() or type(exc).__name__})"
 

@@ -1,0 +1,209 @@
+"""The ingest stage: arrays and attrs, skip-if-done, staleness, schedulers, crash safety."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geopurify.pipeline.schedule import run_stage_over_scenes
+from geopurify.pipeline.stage import StageContext, run_scene
+from geopurify.pipeline.store import Store
+from geopurify.pipeline.synthetic import generate_dataset, generate_scene, write_generic
+from geopurify.pipeline.ply import write_ply
+from geopurify.stages.ingest import IngestStage
+from geopurify.workflows.config import RunConfig
+
+SCENES = ["synth0000_00", "synth0001_00", "synth0002_00"]
+
+
+def make_cfg(root: Path, kind: str = "scannet", **ingest) -> RunConfig:
+    cfg = RunConfig()
+    return dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, kind=kind, root=str(root)),
+                               ingest=dataclasses.replace(cfg.ingest, **ingest))
+
+
+def group_arrays(store_path: Path | str, scene: str) -> dict[str, np.ndarray]:
+    store = Store(store_path, create=False)
+    group = store.group(Store.scene_group_path(scene, "points"))
+    return {name: group[name][...] for name in group.array_keys()}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    generate_dataset(root, len(SCENES), seed=0, num_frames=4)
+    return root
+
+
+@pytest.fixture
+def data(dataset, tmp_path) -> Path:
+    """A private copy of the dataset (tests touch files)."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(dataset, copy)
+    return copy
+
+
+def test_ingest_writes_the_points_group(data, tmp_path):
+    ctx = StageContext(str(tmp_path / "s.zarr"), make_cfg(data))
+    out = run_scene(IngestStage(), ctx, SCENES[0])
+    assert out.status == "done", out.error
+    arrays = group_arrays(tmp_path / "s.zarr", SCENES[0])
+    n = arrays["xyz"].shape[0]
+    assert {k: (v.dtype, v.shape) for k, v in arrays.items()} == {
+        "xyz": (np.float32, (n, 3)), "rgb": (np.uint8, (n, 3)), "normal": (np.float32, (n, 3)),
+        "label": (np.int16, (n,))}
+    np.testing.assert_allclose(np.linalg.norm(arrays["normal"], axis=1), 1.0, atol=1e-5)
+    attrs = ctx.store.attrs(Store.scene_group_path(SCENES[0], "points"))
+    assert attrs["complete"] and attrs["num_points"] == n
+    assert attrs["num_frames"] == 4 and attrs["skipped_frames"] == 0
+    assert attrs["has_faces"] and attrs["has_labels"] and attrs["normals_from"] == "faces"
+    assert attrs["dataset_kind"] == "scannet"
+    assert np.array(attrs["axis_alignment"]).shape == (4, 4)
+    assert "frames" not in attrs
+
+
+def test_second_run_does_no_work(data, tmp_path):
+    ctx = StageContext(str(tmp_path / "s.zarr"), make_cfg(data))
+    assert run_scene(IngestStage(), ctx, SCENES[0]).status == "done"
+    assert run_scene(IngestStage(), ctx, SCENES[0]).status == "skipped"
+
+
+def test_touching_one_pose_makes_only_that_scene_stale(data, tmp_path):
+    stage = IngestStage()
+    ctx = StageContext(str(tmp_path / "s.zarr"), make_cfg(data))
+    assert [o.status for o in run_stage_over_scenes(stage, ctx, SCENES)] == ["done"] * 3
+    pose = data / SCENES[1] / "pose" / "2.txt"
+    st = pose.stat()
+    os.utime(pose, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    states = [ctx.store.state(stage.group_path(s), stage.fingerprint(ctx, s)) for s in SCENES]
+    assert states == ["done", "stale", "done"]
+    assert [o.status for o in run_stage_over_scenes(stage, ctx, SCENES)] == ["skipped", "done", "skipped"]
+
+
+def test_config_change_makes_scenes_stale(data, tmp_path):
+    stage = IngestStage()
+    ctx = StageContext(str(tmp_path / "s.zarr"), make_cfg(data))
+    run_scene(stage, ctx, SCENES[0])
+    other = StageContext(ctx.store_path, make_cfg(data, normal_neighbours=8))
+    assert other.store.state(stage.group_path(SCENES[0]), stage.fingerprint(other, SCENES[0])) == "stale"
+    moved = StageContext(ctx.store_path, make_cfg(data))  # the dataset root is not fingerprinted
+    assert run_scene(stage, moved, SCENES[0]).status == "skipped"
+
+
+def test_inf_pose_frames_are_counted(tmp_path):
+    generate_scene(tmp_path / "d", "s", seed=1, num_frames=4, inf_pose_frames=(0, 3))
+    ctx = StageContext(str(tmp_path / "s.zarr"), make_cfg(tmp_path / "d"))
+    assert run_scene(IngestStage(), ctx, "s").status == "done"
+    attrs = ctx.store.attrs(Store.scene_group_path("s", "points"))
+    assert attrs["num_frames"] == 2 and attrs["skipped_frames"] == 2
+
+
+def test_local_cluster_gives_the_same_store_as_threads(data, tmp_path):
+    stage = IngestStage()
+    a = StageContext(str(tmp_path / "threads.zarr"), make_cfg(data))
+    b = StageContext(str(tmp_path / "cluster.zarr"), make_cfg(data))
+    out_a = run_stage_over_scenes(stage, a, SCENES, scheduler="threads", workers=2)
+    out_b = run_stage_over_scenes(stage, b, SCENES, scheduler="local-cluster", workers=2)
+    assert [o.status for o in out_a] == [o.status for o in out_b] == ["done"] * 3
+    for scene in SCENES:
+        arrays_a, arrays_b = group_arrays(a.store_path, scene), group_arrays(b.store_path, scene)
+        assert arrays_a.keys() == arrays_b.keys()
+        for name in arrays_a:
+            np.testing.assert_array_equal(arrays_a[name], arrays_b[name])
+        path = Store.scene_group_path(scene, "points")
+        assert a.store.attrs(path)["fingerprint"] == Store(b.store_path).attrs(path)["fingerprint"]
+
+
+def test_other_layouts_ingest(data, tmp_path):
+    write_generic(data / SCENES[0], tmp_path / "generic")
+    gen = StageContext(str(tmp_path / "g.zarr"), make_cfg(tmp_path / "generic", kind="generic"))
+    assert run_scene(IngestStage(), gen, SCENES[0]).status == "done"
+    ref = StageContext(str(tmp_path / "r.zarr"), make_cfg(data))
+    run_scene(IngestStage(), ref, SCENES[0])
+    for name, arr in group_arrays(ref.store_path, SCENES[0]).items():
+        np.testing.assert_array_equal(group_arrays(gen.store_path, SCENES[0])[name], arr)
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "pc").mkdir()
+    xyz = np.c_[rng.random((400, 2)) * 3, np.zeros(400)]
+    xyz = np.r_[xyz, np.c_[rng.random((200, 2)) * 3, np.full(200, 2.0)]]  # floor and a ceiling
+    write_ply(tmp_path / "pc" / "room.ply", xyz, rng.integers(0, 256, (600, 3)))
+    pc = StageContext(str(tmp_path / "p.zarr"), make_cfg(tmp_path / "pc", kind="pointcloud"))
+    assert run_scene(IngestStage(), pc, "room").status == "done"
+    attrs = pc.store.attrs(Store.scene_group_path("room", "points"))
+    assert attrs["normals_from"] == "pca" and not attrs["has_labels"] and attrs["num_frames"] == 0
+    normal = group_arrays(pc.store_path, "room")["normal"]
+    # oriented towards the centroid: the floor faces up, the ceiling down
+    assert np.mean(normal[:400, 2] > 0.99) > 0.95 and np.mean(normal[400:, 2] < -0.99) > 0.95
+    assert "label" not in group_arrays(pc.store_path, "room")
+
+
+# ---- crash safety ----------------------------------------------------------------------------
+KILLED_WRITER = r"""
+import dataclasses, sys, time
+import zarr
+from geopurify.pipeline.stage import StageContext, run_scene
+from geopurify.stages.ingest import IngestStage
+from geopurify.workflows.config import RunConfig
+
+original = zarr.Array.__setitem__
+
+def slow_write(self, key, value):
+    original(self, key, value)
+    print("wrote", self.path, flush=True)
+    time.sleep(120)  # the test kills us here, one array into the group
+
+zarr.Array.__setitem__ = slow_write
+store, root, scene = sys.argv[1:4]
+cfg = RunConfig()
+cfg = dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, root=root))
+print(run_scene(IngestStage(), StageContext(store, cfg), scene), flush=True)
+"""
+
+
+def test_sigkill_mid_write_leaves_an_incomplete_group_that_a_rerun_completes(data, tmp_path):
+    store = tmp_path / "s.zarr"
+    scene = SCENES[0]
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(store), str(data), scene],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    line = ""
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                line = proc.stdout.readline()
+                if line.startswith("wrote") or not line:
+                    break
+            if proc.poll() is not None:
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert line.startswith("wrote"), f"writer never started: {line!r} {proc.stderr.read()}"
+    assert proc.returncode == -signal.SIGKILL
+
+    stage = IngestStage()
+    ctx = StageContext(str(store), make_cfg(data))
+    fp = stage.fingerprint(ctx, scene)
+    assert ctx.store.state(stage.group_path(scene), fp) == "incomplete"
+    assert run_scene(stage, ctx, scene).status == "done"
+    assert ctx.store.state(stage.group_path(scene), fp) == "done"
+
+    clean = StageContext(str(tmp_path / "clean.zarr"), make_cfg(data))
+    assert run_scene(stage, clean, scene).status == "done"
+    resumed, reference = group_arrays(store, scene), group_arrays(clean.store_path, scene)
+    assert resumed.keys() == reference.keys()
+    for name in reference:
+        np.testing.assert_array_equal(resumed[name], reference[name])
