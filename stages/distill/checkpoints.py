@@ -1,0 +1,47 @@
+"""Resumable training checkpoints: plain files under ``<store>/models/checkpoints/<fingerprint>/``.
+
+One folder per training fingerprint (config + training scenes), so a changed run never resumes from
+another's state. ``epoch_NNNN.pt`` holds everything the next epoch needs (weights, optimizer,
+scheduler, RNG state, loss history); it is written to a temp name and renamed, so a kill mid-write
+leaves the previous checkpoint as the latest. Older checkpoints are removed once a newer one exists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+_NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
+
+
+def checkpoint_dir(store_path: str, fingerprint: str) -> Path:
+    if "://" in store_path:
+        raise ValueError(f"{store_path}: training checkpoints need a local store folder")
+    return Path(store_path) / "models" / "checkpoints" / fingerprint
+
+
+def latest(folder: Path) -> Path | None:
+    if not folder.is_dir():
+        return None
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name)))
+    return found[-1][1] if found else None
+
+
+def save(folder: Path, epoch: int, state: dict) -> Path:
+    """Write the state after ``epoch`` completed epochs; drop the older checkpoints."""
+    folder.mkdir(parents=True, exist_ok=True)
+    file = folder / f"epoch_{epoch:04d}.pt"
+    tmp = folder / (file.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(file)
+    for p in folder.iterdir():
+        m = _NAME.match(p.name)
+        if m and int(m.group(1)) < epoch:
+            p.unlink(missing_ok=True)
+    return file
+
+
+def load(file: Path) -> dict:
+    return torch.load(file, map_location="cpu", weights_only=False)

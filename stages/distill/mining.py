@@ -1,0 +1,108 @@
+"""Positives and negatives for the student's contrastive loss, chosen by the teacher (design.md 5).
+
+For each anchor point a (teacher features L2-normalised, similarity = cosine):
+- positive: the most teacher-similar other point (``paper``), or the most teacher-similar point
+  outside a's student voxel (``outside-voxel``; with voxelised teacher features the paper's positive
+  is nearly always a point of a's own voxel, whose student embedding is a's own);
+- negatives: the ``scene_negatives`` least teacher-similar points of the scene, then the
+  ``local_negatives`` least teacher-similar among a's ``neighbours`` nearest points (self excluded).
+The two negative sets may overlap; both are kept, as in the paper.
+
+Similarities are computed ``chunk`` anchors at a time (a chunk x N block), never M x N at once.
+Ties go to the lowest point index (``torch.max``), so the choice is reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from geopurify.pipeline.geometry import knn
+
+
+@dataclass
+class Mined:
+    anchors: torch.Tensor
+    """(M,) int64 anchor point indices."""
+    positives: torch.Tensor
+    """(M,) int64 positive point of each anchor."""
+    negatives: torch.Tensor
+    """(M, S+L) int64: the S scene negatives (least similar first), then the L local ones."""
+    positive_similarity: torch.Tensor
+    """(M,) teacher cosine of each anchor to its positive (diagnostics)."""
+
+
+def anchor_count(num_points: int, max_anchors: int, fraction: float) -> int:
+    """M = min(max_anchors, fraction * N), at least 1."""
+    return max(1, min(max_anchors, int(num_points * fraction)))
+
+
+def sample_anchors(num_points: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` distinct random point indices."""
+    return torch.randperm(num_points, generator=generator)[:count]
+
+
+def spatial_neighbours(xyz: np.ndarray, anchors: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest points of each anchor, itself excluded (M,k) int64. Excluding by index, not by
+    rank, so a duplicate point at the anchor's position stays a neighbour."""
+    k = min(k, len(xyz) - 1)
+    _, idx = knn(xyz, xyz[anchors], k + 1)
+    not_self = idx != anchors[:, None]
+    # stable sort puts the kept entries first in distance order; rows without self drop the farthest
+    order = np.argsort(~not_self, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(idx, order, axis=1)
+
+
+def unit_rows(features: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Rows L2-normalised, float32 (zero rows stay zero)."""
+    t = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features)
+    return torch.nn.functional.normalize(t.float(), dim=1)
+
+
+@torch.no_grad()
+def mine(teacher_unit: torch.Tensor, xyz: np.ndarray, anchors: torch.Tensor, *,
+         scene_negatives: int = 48, local_negatives: int = 15, neighbours: int = 96,
+         positive: str = "paper", point_to_voxel: np.ndarray | None = None,
+         chunk: int = 512) -> Mined:
+    """Positives and negatives of ``anchors`` from L2-normalised teacher features (N,Dt)."""
+    n = teacher_unit.shape[0]
+    if positive not in ("paper", "outside-voxel"):
+        raise ValueError(f"positive {positive!r}: expected 'paper' or 'outside-voxel'")
+    if positive == "outside-voxel" and point_to_voxel is None:
+        raise ValueError("outside-voxel positives need point_to_voxel")
+    scene_negatives = min(scene_negatives, n - 1)
+    local_negatives = min(local_negatives, neighbours, n - 1)
+    anchors_np = anchors.numpy()
+    nbrs = torch.from_numpy(spatial_neighbours(xyz, anchors_np, neighbours))
+    voxel = torch.from_numpy(np.asarray(point_to_voxel)) if point_to_voxel is not None else None
+
+    positives, negatives, pos_sim = [], [], []
+    for start in range(0, len(anchors), chunk):
+        a = anchors[start:start + chunk]
+        rows = torch.arange(len(a))
+        sims = teacher_unit[a] @ teacher_unit.T  # (c, N), the only large block
+        local = nbrs[start:start + chunk]
+        local_sims = sims.gather(1, local)
+        pick = torch.topk(local_sims, local_negatives, dim=1, largest=False, sorted=True).indices
+        local_neg = local.gather(1, pick)
+
+        sims[rows, a] = float("inf")  # self is never a negative
+        scene_neg = torch.topk(sims, scene_negatives, dim=1, largest=False, sorted=True).indices
+
+        sims[rows, a] = -float("inf")  # nor its own positive
+        if voxel is not None and positive == "outside-voxel":
+            own = voxel[None, :] == voxel[a][:, None]
+            candidate = sims.masked_fill(own, -float("inf"))
+            best, pos = candidate.max(dim=1)
+            # an anchor whose voxel holds every point has no outside point: fall back to the paper's
+            lonely = torch.isinf(best)
+            if lonely.any():
+                best[lonely], pos[lonely] = sims[lonely].max(dim=1)
+        else:
+            best, pos = sims.max(dim=1)
+        positives.append(pos)
+        pos_sim.append(best)
+        negatives.append(torch.cat([scene_neg, local_neg], dim=1))
+    return Mined(anchors, torch.cat(positives), torch.cat(negatives), torch.cat(pos_sim))

@@ -1,0 +1,96 @@
+"""The training scenes: checked (present, complete, not stale) and loaded into memory once.
+
+A scene's ``fused`` or ``teacher`` group is refused when it is missing or incomplete, or stale:
+- against ``expected`` fingerprints when the caller has them (the workflow knows what the current
+  fuse/teacher config would produce: ``{scene: {"fused": fp, "teacher": fp}}``);
+- always against its own upstream: every input a group recorded under ``attrs["inputs"]`` that names
+  another group of the same scene (``points``, ...) must still carry that fingerprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from geopurify.pipeline.errors import StoreError
+from geopurify.pipeline.store import Store
+
+from .mining import unit_rows
+
+GROUPS = ("points", "fused", "teacher")
+_RUN_FIRST = {"points": "ingest", "fused": "fuse", "teacher": "teacher"}
+
+
+def _stale_upstream(store: Store, scene: str, attrs: dict) -> str | None:
+    """Name of a recorded input group of the scene whose fingerprint has changed since, if any."""
+    recorded = attrs.get("inputs") or {}
+    for key, fp in recorded.items():
+        if not isinstance(fp, str):
+            continue
+        for path in (Store.scene_group_path(scene, key), key):
+            if path.startswith(f"scenes/{scene}/") and store.group(path) is not None:
+                now = store.attrs(path).get("fingerprint")
+                if now is not None and now != fp:
+                    return path.rsplit("/", 1)[-1]
+                break
+    return None
+
+
+def check_training_scene(store: Store, scene: str,
+                         expected: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, str]:
+    """Fingerprints of the scene's points, fused and teacher groups; a StoreError naming the scene
+    and the group when one is missing, incomplete or stale."""
+    out = {}
+    for group in GROUPS:
+        path = Store.scene_group_path(scene, group)
+        attrs = store.attrs(path)
+        if not attrs.get("complete"):
+            state = "missing" if store.group(path) is None else "incomplete"
+            raise StoreError(f"{store.path}/{path}: training scene {scene!r} has no complete {group} "
+                             f"group ({state}); run `{_RUN_FIRST[group]}` on it first")
+        fp = attrs.get("fingerprint", "")
+        want = (expected or {}).get(scene, {}).get(group)
+        if want is not None and want != fp:
+            raise StoreError(f"{store.path}/{path}: training scene {scene!r} has a stale {group} group "
+                             f"(made with other inputs or config); rerun `{_RUN_FIRST[group]}` on it")
+        changed = _stale_upstream(store, scene, attrs)
+        if changed is not None:
+            raise StoreError(f"{store.path}/{path}: training scene {scene!r} has a stale {group} group "
+                             f"(its {changed} group changed since); rerun `{_RUN_FIRST[group]}` on it")
+        out[group] = fp
+    return out
+
+
+def fused_dim(store: Store, scene: str) -> int:
+    return int(store.group(Store.scene_group_path(scene, "fused"))["feat"].shape[1])
+
+
+@dataclass
+class TrainingScene:
+    scene: str
+    xyz: np.ndarray
+    """(N,3) float32."""
+    rgb: np.ndarray
+    """(N,3) uint8."""
+    normal: np.ndarray
+    """(N,3) float32."""
+    fused: np.ndarray
+    """(N,D) float16 lifted features (kept in half precision: the largest array in memory)."""
+    teacher_unit: torch.Tensor
+    """(N,Dt) float32 teacher features, rows L2-normalised once for mining."""
+
+
+def load_training_scene(store: Store, scene: str) -> TrainingScene:
+    pts = Store.scene_group_path(scene, "points")
+    xyz = store.read(pts, "xyz").astype(np.float32)
+    fused = store.read(Store.scene_group_path(scene, "fused"), "feat").astype(np.float16)
+    teacher = store.read(Store.scene_group_path(scene, "teacher"), "feat")
+    n = len(xyz)
+    if fused.shape[0] != n or teacher.shape[0] != n:
+        raise StoreError(f"{store.path}/scenes/{scene}: points ({n}), fused ({fused.shape[0]}) and "
+                         f"teacher ({teacher.shape[0]}) disagree on the number of points")
+    return TrainingScene(scene, xyz, store.read(pts, "rgb").astype(np.uint8),
+                         store.read(pts, "normal").astype(np.float32), fused, unit_rows(teacher))

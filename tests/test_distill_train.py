@@ -1,0 +1,125 @@
+"""Distill training on small synthetic stores: it learns, it resumes exactly, it refuses bad inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from geopurify.pipeline.errors import StoreError
+from geopurify.pipeline.store import Store
+from geopurify.stages.affinity_purity import affinity_purity
+from geopurify.stages.distill.config import DistillConfig
+from geopurify.stages.distill.infer import load_student_file, read_student, scene_embeddings
+from geopurify.stages.distill.train import distill, lr_factor
+
+from distill_fixtures import make_store, synthetic_scene, write_scene
+
+TINY = dict(width=16, blocks=1, anchors=512, neighbours=32, lr=3e-3)
+
+
+def _purity(store, scene, feats):
+    pts = f"scenes/{scene}/points"
+    return affinity_purity(feats, store.read(pts, "xyz"), store.read(pts, "label"))
+
+
+def test_loss_falls_and_student_beats_its_fused_input(tmp_path):
+    store = make_store(tmp_path / "s", {"a": 1, "b": 2, "held_out": 3})
+    out = distill(str(tmp_path / "s"), ["a", "b"], DistillConfig(epochs=8, **TINY), progress=False)
+    assert out["status"] == "trained" and out["steps"] == 16
+    loss = out["epoch_loss"]
+    assert loss[-1] < 0.8 * loss[0], loss
+    model, attrs = read_student(str(tmp_path / "s"))
+    assert attrs["scenes"] == ["a", "b"] and set(attrs["inputs"]["a"]) == {"points", "fused", "teacher"}
+    for scene in ("a", "b", "held_out"):
+        _, p2v, z = scene_embeddings(store, scene, model)
+        assert np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
+        fused = store.read(f"scenes/{scene}/fused", "feat")
+        student, lifted = _purity(store, scene, z[p2v]), _purity(store, scene, fused)
+        assert student > lifted + 0.03, (scene, student, lifted)
+
+
+def test_killed_training_resumes_to_the_same_weights(tmp_path):
+    cfg = DistillConfig(epochs=3, seed=7, **{**TINY, "width": 8, "anchors": 256})
+    scenes = {"a": 1, "b": 2}
+    make_store(tmp_path / "whole", scenes, n=1500)
+    make_store(tmp_path / "killed", scenes, n=1500)
+    whole = distill(str(tmp_path / "whole"), ["a", "b"], cfg, progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first(epoch, history):
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        distill(str(tmp_path / "killed"), ["a", "b"], cfg, progress=False, on_epoch_end=kill_after_first)
+    killed = Store(tmp_path / "killed")
+    assert killed.group("models/student") is None  # nothing half-written claims to be the student
+    resumed = distill(str(tmp_path / "killed"), ["a", "b"], cfg, progress=False,
+                      out=tmp_path / "student.pt")
+    assert resumed["resumed_from_epoch"] == 1 and resumed["steps"] == whole["steps"] == 6
+    assert resumed["epoch_loss"] == whole["epoch_loss"]
+    a, b = Store(tmp_path / "whole").group("models/student"), killed.group("models/student")
+    assert sorted(a.array_keys()) == sorted(b.array_keys())
+    for name in a.array_keys():
+        assert np.array_equal(a[name][...], b[name][...]), name
+
+    # done: a second call trains nothing; the exported file holds the same network
+    again = distill(str(tmp_path / "killed"), ["a", "b"], cfg, progress=False)
+    assert again["status"] == "skipped"
+    from_store, _ = read_student(str(tmp_path / "killed"))
+    from_file, record = load_student_file(tmp_path / "student.pt")
+    assert record["fingerprint"] == resumed["fingerprint"]
+    _, _, z1 = scene_embeddings(killed, "a", from_store)
+    _, _, z2 = scene_embeddings(killed, "a", from_file)
+    assert np.array_equal(z1, z2)
+
+
+def test_refuses_missing_and_stale_groups_naming_the_scene(tmp_path):
+    store = make_store(tmp_path / "s", {"good": 1, "bad": 2}, n=500)
+    cfg = DistillConfig(epochs=1, **TINY)
+    # stale: the points were re-ingested after the fused group was made
+    data = synthetic_scene(2, n=500)
+    store.write_group("scenes/bad/points", {k: data[k] for k in ("xyz", "rgb", "normal", "label")},
+                      {"fingerprint": "changed", "inputs": {}})
+    with pytest.raises(StoreError, match=r"'bad'.*stale fused"):
+        distill(str(tmp_path / "s"), ["good", "bad"], cfg, progress=False)
+    # stale against the fingerprint the current config would give
+    with pytest.raises(StoreError, match=r"'good'.*stale teacher"):
+        distill(str(tmp_path / "s"), ["good"], cfg, progress=False, expected={"good": {"teacher": "x"}})
+    # missing
+    write_scene(store, "bad", data)
+    store.root["scenes/bad"].__delitem__("teacher")
+    with pytest.raises(StoreError, match=r"'bad' has no complete teacher group \(missing\)"):
+        distill(str(tmp_path / "s"), ["good", "bad"], cfg, progress=False)
+    assert store.group("models/student") is None
+
+
+def test_lr_schedule_warms_up_then_decays():
+    f = [lr_factor(s, 100, 10, 0.01) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:]))
+    assert f[-1] == pytest.approx(0.01, abs=1e-3)
+
+
+def test_augmentation_keeps_neighbours_and_inference_is_deterministic(tmp_path):
+    from geopurify.pipeline.geometry import knn
+    from geopurify.stages.distill.inputs import augment
+
+    d = synthetic_scene(4, n=800)
+    xyz, normal = augment(d["xyz"], d["normal"], np.random.default_rng(0))
+    _, before = knn(d["xyz"], d["xyz"], 8)
+    _, after = knn(xyz, xyz, 8)
+    assert (before[:, 1:4] == after[:, 1:4]).mean() > 0.99  # a similarity transform (float rounding aside)
+    assert np.allclose(np.linalg.norm(normal, axis=1), np.linalg.norm(d["normal"], axis=1), atol=1e-5)
+
+    from geopurify.stages.distill.infer import student_embeddings
+    from geopurify.stages.distill.network import build_student
+
+    torch.manual_seed(0)
+    net = build_student({"fused_dim": 32, "in_channels": 38, "width": 8, "blocks": 1, "out_dim": 16,
+                         "norm": "batch", "voxel_size": 0.02})
+    net.net_cfg = {"voxel_size": 0.02, "fused_dim": 32}
+    net.train()  # even a model left in training mode embeds deterministically (eval inside)
+    runs = [student_embeddings(net, d["xyz"], d["rgb"], d["normal"], d["fused"]) for _ in range(2)]
+    assert np.array_equal(runs[0][2], runs[1][2]) and net.training
