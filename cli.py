@@ -13,8 +13,8 @@ from geopurify.pipeline.errors import GeopurifyError
 
 app = typer.Typer(help="GeoPurify: posed RGB-D scans -> open-vocabulary 3D semantic segmentation.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-out = Console()
-err = Console(stderr=True)
+console = Console()
+err_console = Console(stderr=True)
 
 # ---- options shared by the commands ------------------------------------------------------
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Run store (Zarr v3 folder).")]
@@ -51,7 +51,7 @@ def _toml_value(value) -> str:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -61,10 +61,10 @@ def _run_scene_stage(command: str, cfg, scenes, force: bool) -> None:
 
     if not available(command):
         _fail(f"{command}: not built yet")
-    result = run_stage(command, cfg, scenes, force, console=err)
+    result = run_stage(command, cfg, scenes, force, console=err_console)
     for o in result.failed:
-        err.print(f"[red]failed:[/red] {o.scene}: {o.error}", highlight=False, soft_wrap=True)
-    out.print(result.summary(), highlight=False)
+        err_console.print(f"[red]failed:[/red] {o.scene}: {o.error}", highlight=False, soft_wrap=True)
+    console.print(result.summary(), highlight=False)
     if result.failed:
         raise typer.Exit(1)
 
@@ -146,6 +146,249 @@ def purify(
     _run_scene_stage("purify", cfg, scenes, force)
 
 
+# ---- jobs over many scenes ---------------------------------------------------------------------
+@app.command("pretrain-teacher")
+@_guard
+def pretrain_teacher(
+    geometry: Annotated[list[str], typer.Option(
+        help="Folder of point-cloud PLYs, ScanNet scan folders, or a store (repeatable).")],
+    out: Annotated[Path, typer.Option(help="Checkpoint file to write (outside the repository).")],
+    scenes: ScenesOpt = None,
+    preset: Annotated[str, typer.Option(help="cpu (default, < 45 min here) | large")] = "cpu",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the preset's epochs.")] = None,
+    seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and order.")] = 0,
+    restart: Annotated[bool, typer.Option("--restart", help="Ignore existing checkpoints.")] = False,
+):
+    """Self-supervised pretraining of the ssl teacher on unlabelled scans."""
+    from geopurify.stages.teacher.pretrain import pretrain_cli
+
+    path = pretrain_cli(geometry, out, scenes=scenes, preset=preset, epochs=epochs, seed=seed,
+                        resume=not restart)
+    console.print(f"teacher checkpoint: {path}", highlight=False)
+
+
+@app.command()
+@_guard
+def distill(
+    store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    train_scenes: Annotated[Optional[list[str]], typer.Option(
+        "--train-scenes", help="Training scenes: names, globs or @file.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also export the student to this .pt file.")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Ignore checkpoints; train from scratch.")] = False,
+    force: ForceOpt = False,
+):
+    """Train the student affinity network on the training scenes (no labels)."""
+    from geopurify.stages.distill.train import distill as run_distill
+
+    cfg = _config(config, set, store=store)
+    scenes = list(train_scenes or cfg.distill.train_scenes or cfg.train_dataset.scenes)
+    if not cfg.store:
+        _fail("no store: pass --store or set store in the config")
+    summary = run_distill(cfg.store, scenes, cfg.distill, out=out, resume=not restart, force=force)
+    console.print(f"distill: {summary['status']}; student in {cfg.store}/{summary['model_group']}"
+                           + (f"; exported to {summary['out']}" if summary.get("out") else "")
+                           + (f"; loss curve {summary['loss_curve']}" if summary["status"] == "done" else ""),
+                           highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_guard
+def select(
+    store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    k: Annotated[int, typer.Option("--k", help="How many training scenes to choose.")] = 20,
+):
+    """Choose K training scenes without labels (diversity of lift-only predictions and geometry)."""
+    from geopurify.stages.distill.select import select_scenes as choose
+    from geopurify.workflows.run_stage import resolve_scenes
+
+    cfg = _config(config, set, store=store)
+    chosen = choose(cfg.store, resolve_scenes(cfg, "select", scenes), k)
+    for scene, why in chosen:
+        console.print(f"{scene}  {why}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_guard
+def score(
+    store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = "purified",
+    protocol: Annotated[Optional[str], typer.Option(help="scannet19 | scannet20")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON.")] = None,
+):
+    """One confusion matrix over the scenes: IoU and accuracy per class, mIoU, mAcc, overall accuracy."""
+    import json
+
+    from geopurify.stages.score import print_score_table, score_scenes
+    from geopurify.workflows.report import labelled_scenes
+    from geopurify.pipeline.store import Store
+    from geopurify.workflows.run_stage import resolve_scenes
+
+    cfg = _config(config, set, **{"store": store, "score.protocol": protocol})
+    ids = resolve_scenes(cfg, "score", scenes)
+    ids = labelled_scenes(Store(cfg.store, create=False), ids) if not scenes else ids
+    result = score_scenes(cfg.store, ids, of, cfg.score.protocol, cfg.fuse.vocab,
+                          cfg.run.scheduler, cfg.run.workers)
+    print_score_table(result, console)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=1))
+        console.print(f"metrics: {json_out}", highlight=False)
+
+
+@app.command()
+@_guard
+def query(
+    prompts: Annotated[list[str], typer.Argument(help="Text prompts, e.g. \"a bicycle\".")],
+    store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    scene: Annotated[str, typer.Option(help="Scene id.")] = "",
+    out_ply: Annotated[Path, typer.Option("--out", help="PLY with a score_<i> property per prompt.")] = Path("scores.ply"),
+    of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = "purified",
+):
+    """Score any text prompt against a scene's purified (or fused) features, per point."""
+    from geopurify.stages.purify.query import print_query_summary, query_scene
+
+    cfg = _config(config, set, store=store)
+    if not scene:
+        _fail("--scene is required")
+    result = query_scene(cfg.store, scene, list(prompts), out_ply, of=of)
+    print_query_summary(result, console)
+
+
+# ---- workflows -----------------------------------------------------------------------------------
+def _all_progress(total: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]all     "), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err_console)
+
+
+def _run_all_and_report(cfg, force: bool, report_dir: Path | None, quiet_summary: bool = False):
+    from geopurify.workflows.run_all import count_nodes, run_all
+    from geopurify.workflows.report import write_report
+
+    with _all_progress(0) as bar:
+        task = bar.add_task("all", total=count_nodes(cfg), last="")
+
+        def advance(o):
+            bar.update(task, advance=1, last=f"{o.stage} {o.scene} {o.status}")
+
+        result = run_all(cfg, force, on_result=advance)
+    for o in result.failed:
+        err_console.print(f"[red]failed:[/red] {o.stage} {o.scene}: {o.error}", highlight=False, soft_wrap=True)
+    report = None
+    if not result.failed and report_dir is not None:
+        report = write_report(result.stores, report_dir, None, cfg.score.protocol)
+    return result, report
+
+
+def _default_report_dir(cfg) -> Path:
+    base = cfg.store[:-5] if cfg.store.endswith(".zarr") else cfg.store
+    return Path(base + "-report")
+
+
+@app.command("all")
+@_guard
+def run_everything(
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
+    report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
+):
+    """ingest -> fuse -> teacher -> distill -> purify -> score, one Dask graph, then the report."""
+    cfg = _config(config, set, **{"store": store, "run.scheduler": scheduler, "run.workers": workers})
+    result, path = _run_all_and_report(cfg, force, report or _default_report_dir(cfg))
+    done = sum(o.status == "done" for o in result.outcomes)
+    console.print(f"all: {done} steps computed, {len(result.failed)} failed; stores: {', '.join(result.stores)}",
+              highlight=False, soft_wrap=True)
+    if path is not None:
+        console.print(f"report: {path}", highlight=False)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def reprocess(
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
+    report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
+):
+    """For cron: run only what is new or stale, under a store lock; one summary line."""
+    import time as _time
+
+    from geopurify.pipeline.lock import store_lock
+    from geopurify.pipeline.store import Store
+
+    cfg = _config(config, set, store=store)
+    if not cfg.store:
+        _fail("no store: set store in the config or pass --store")
+    started = _time.perf_counter()
+    Store(cfg.store)
+    with store_lock(cfg.store, wait):
+        result, _ = _run_all_and_report(cfg, False, None)
+        work = [o for o in result.outcomes if o.status == "done"]
+        path = None
+        if work and not result.failed:
+            from geopurify.workflows.report import write_report
+
+            path = write_report(result.stores, report or _default_report_dir(cfg), None, cfg.score.protocol)
+    stages = sorted({o.stage for o in work})
+    line = (f"reprocess: {len(work)} steps computed ({', '.join(stages) or 'nothing stale'}), "
+            f"{len(result.failed)} failed, {_time.perf_counter() - started:.1f} s")
+    console.print(line + (f"; report {path}" if path else ""), highlight=False, soft_wrap=True)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def report(
+    store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
+    seed_stores: Annotated[Optional[list[str]], typer.Option(
+        "--seed-store", help="Further stores of the same run with other simulator seeds.")] = None,
+):
+    """report.md + metrics.json + PNGs: lift-only against purified, per class, with renders."""
+    from geopurify.workflows.report import write_report
+
+    cfg = _config(config, set, store=store)
+    path = write_report([cfg.store, *(seed_stores or [])], out_dir, scenes, cfg.score.protocol)
+    console.print(f"report: {path}", highlight=False)
+
+
+@app.command()
+@_guard
+def export(
+    store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    scene: Annotated[str, typer.Option(help="Scene id.")] = "",
+    of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth)")] = "purified",
+    out_ply: Annotated[Path, typer.Option("--out", help="PLY file to write.")] = Path("scene.ply"),
+):
+    """A class-coloured PLY of a scene's predictions, for MeshLab or CloudCompare."""
+    from geopurify.workflows.export import export_scene
+
+    cfg = _config(config, set, store=store)
+    if not scene:
+        _fail("--scene is required")
+    path = export_scene(cfg.store, scene, of, out_ply)
+    console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+@_guard
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo's data, store and report go.")] = Path("geopurify-demo"),
+):
+    """Every stage on a built-in synthetic scene (a few minutes on 2 cores); prints the report's path."""
+    from geopurify.workflows.demo import demo_config
+
+    cfg = demo_config(out_dir)
+    result, path = _run_all_and_report(cfg, False, out_dir / "report")
+    if result.failed:
+        raise typer.Exit(1)
+    console.print(f"demo done: store {cfg.store}", highlight=False)
+    console.print(f"report: {path} (PNGs beside it)", highlight=False)
+
+
 # ---- store inspection ----------------------------------------------------------------------
 @app.command()
 @_guard
@@ -177,16 +420,16 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
             if cell.note:
                 notes.append(f"{scene_id}/{c}: {cell.note}")
         view.add_row(scene_id, *cells)
-    out.print(view)
+    console.print(view)
     for note in notes:
-        out.print(f"  {note}", highlight=False, soft_wrap=True)
+        console.print(f"  {note}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:
     try:
         app()
     except GeopurifyError as exc:  # raised while parsing, before a command's own guard
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -39,11 +39,3 @@ def voxel_mean(values: np.ndarray, point_to_voxel: np.ndarray, num_voxels: int) 
     weights = 1.0 / np.maximum(counts, 1)[point_to_voxel]
     avg = sp.csr_matrix((weights, (point_to_voxel, np.arange(n))), shape=(num_voxels, n))
     return np.asarray(avg @ values, dtype=np.float32)
-    # sort by voxel and sum contiguous runs: np.add.at is ~50x slower on wide features
-    order = np.argsort(point_to_voxel, kind="stable")
-    sorted_vox = point_to_voxel[order]
-    starts = np.flatnonzero(np.r_[True, sorted_vox[1:] != sorted_vox[:-1]])
-    sums = np.add.reduceat(values[order].astype(np.float64), starts, axis=0)
-    counts = np.diff(np.r_[starts, len(sorted_vox)])
-    out[sorted_vox[starts]] = (sums / counts[:, None]).astype(np.float32)
-    return out

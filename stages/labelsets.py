@@ -49,3 +49,22 @@ def to_protocol_index(nyu40: np.ndarray, protocol: str) -> np.ndarray:
     for i, nyu in enumerate(protocol_ids(protocol)):
         lut[nyu] = i
     return lut[np.clip(np.asarray(nyu40, dtype=np.int64), 0, 255)]
+
+
+# the ScanNet benchmark's colours for the 20 classes (NYU40 id -> RGB); grey for everything else
+SCANNET20_COLOURS = {
+    1: (174, 199, 232), 2: (152, 223, 138), 3: (31, 119, 180), 4: (255, 187, 120), 5: (188, 189, 34),
+    6: (140, 86, 75), 7: (255, 152, 150), 8: (214, 39, 40), 9: (197, 176, 213), 10: (148, 103, 189),
+    11: (196, 156, 148), 12: (23, 190, 207), 14: (247, 182, 210), 16: (219, 219, 141),
+    24: (255, 127, 14), 28: (158, 218, 229), 33: (44, 160, 44), 34: (112, 128, 144),
+    36: (227, 119, 194), 39: (82, 84, 163),
+}
+UNLABELLED_COLOUR = (128, 128, 128)
+
+
+def class_colours(nyu40: np.ndarray) -> np.ndarray:
+    """(N, 3) uint8 colours of NYU40 ids (grey for ids outside ScanNet-20)."""
+    lut = np.tile(np.array(UNLABELLED_COLOUR, dtype=np.uint8), (256, 1))
+    for nyu, rgb in SCANNET20_COLOURS.items():
+        lut[nyu] = rgb
+    return lut[np.clip(np.asarray(nyu40, dtype=np.int64), 0, 255)]

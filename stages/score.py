@@ -78,8 +78,8 @@ def _num(x) -> float | None:
 def predictions(store, scene_id: str, of: str, vocab: str = "scannet20", text=None) -> np.ndarray:
     """(N,) NYU40 ids predicted for a scene: ``fused`` = argmax cosine of the lifted features against
     the vocabulary's text embeddings; ``purified`` = the purify stage's labels."""
-    if of == "purified":
-        path = store.scene_group_path(scene_id, "purified")
+    if of.startswith("purified"):  # purified, or an ablation's purified_<affinity>
+        path = store.scene_group_path(scene_id, of)
         store.require_done(path, f"purify of scene {scene_id}")
         return store.read(path, "label").astype(np.int64)
     if of != "fused":
@@ -129,7 +129,7 @@ def score_scenes(store_path: str, scene_ids: list[str], of: str, protocol: str, 
     from geopurify.pipeline.schedule import run_tasks
     from geopurify.stages.labelsets import protocol_ids
 
-    if of not in OF_CHOICES:
+    if of not in OF_CHOICES and not of.startswith("purified_"):
         raise ConfigError(f"--of {of!r}: expected one of {', '.join(OF_CHOICES)}")
     ids = protocol_ids(protocol)
     if not scene_ids:

@@ -60,12 +60,17 @@ def load_run_config(config_file: str | Path | None = None, overrides: list[str] 
     if config_file is None and search_cwd and Path(DEFAULT_CONFIG_FILE).is_file():
         config_file = DEFAULT_CONFIG_FILE
     if config_file is not None:
-        data = cfgmod.load_toml(config_file)
-        _resolve_paths(data, Path(config_file).resolve().parent)
-        cfg = cfgmod.merge(cfg, data)
+        cfg = config_from_toml(config_file, Path(config_file).resolve().parent)
     for item in overrides:
         cfg = cfgmod.merge(cfg, cfgmod.parse_override(item))
     return cfg
+
+
+def config_from_toml(path: str | Path, base: Path) -> RunConfig:
+    """A run config from a TOML file whose relative paths are taken from ``base``."""
+    data = cfgmod.load_toml(path)
+    _resolve_paths(data, base)
+    return cfgmod.merge(RunConfig(), data)
 
 
 # keys that hold filesystem paths, resolved against the config file's folder

@@ -38,5 +38,6 @@ def distill_student(cfg: RunConfig, train_ids: list[str], force: bool, upstream:
     _check_upstream(upstream)
     from geopurify.stages.distill.train import distill
 
-    summary = distill(cfg.store, train_ids, cfg.distill, resume=not force)
-    return "skipped" if summary.get("skipped") else "done"
+    # no progress bar of its own: the workflow's display is already live
+    summary = distill(cfg.store, train_ids, cfg.distill, resume=not force, force=force, progress=False)
+    return "skipped" if summary.get("status") == "skipped" else "done"

@@ -126,7 +126,6 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
     for affinity in cfg.evaluation.affinities:
         if affinity == "student" and student is None and student_from is None:
             continue  # no training scenes: nothing to distill
-        stage = scene_stage("purify")
         stage_cfg = dataclasses.replace(cfg, purify=dataclasses.replace(
             cfg.purify, affinity=affinity, **({"student": student_from} if student_from else {})))
         for sid in eval_ids:
@@ -137,10 +136,18 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
     return nodes
 
 
-def run_purify(affinity, ctx, scene_id, force) -> Outcome:
-    from geopurify.stages.purify.stage import PurifyStage
+def purify_group(affinity: str) -> str:
+    """The method's own result is ``purified``; the ablations' sit beside it."""
+    return "purified" if affinity == "student" else f"purified_{affinity}"
 
-    return run_scene(PurifyStage(affinity), ctx, scene_id, force)
+
+def run_purify(affinity, ctx, scene_id, force) -> Outcome:
+    stage = scene_stage("purify")
+    stage.name = purify_group(affinity)
+    points = ctx.store.group(f"scenes/{scene_id}/points")
+    if affinity == "oracle" and (points is None or "label" not in points):
+        return Outcome(scene_id, stage.name, "skipped", detail="no labels: no oracle")
+    return run_scene(stage, ctx, scene_id, force)
 
 
 def run_all(cfg: RunConfig, force: bool = False, on_result=None) -> AllResult:

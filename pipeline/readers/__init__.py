@@ -47,4 +47,16 @@ def read_scene(cfg: DatasetConfig, scene_id: str) -> Scene:
     return get_reader(cfg.kind).read(dataset_root(cfg), scene_id)
 
 
-__all__ = ["DatasetConfig", "SceneReader", "get_reader", "list_scenes", "read_scene", "source_files"]
+def scene_dataset(store, scene_id: str) -> DatasetConfig:
+    """The dataset a scene was ingested from, as recorded in its points group: later stages re-read
+    frames from there, so one store can hold scenes of several datasets."""
+    from ..config import from_dict
+    from ..errors import StoreError
+
+    attrs = store.attrs(f"scenes/{scene_id}/points")
+    if not attrs.get("complete"):
+        raise StoreError(f"{store.path}/scenes/{scene_id}/points: missing or incomplete; run ingest first")
+    return from_dict(DatasetConfig, attrs["config"]["dataset"], "dataset.")
+
+
+__all__ = ["scene_dataset", "DatasetConfig", "SceneReader", "get_reader", "list_scenes", "read_scene", "source_files"]

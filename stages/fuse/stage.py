@@ -23,8 +23,8 @@ import time
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, InputError
-from geopurify.pipeline.fingerprint import digest, files_fingerprint
-from geopurify.pipeline.readers import dataset_root, read_scene, source_files
+from geopurify.pipeline.fingerprint import digest
+from geopurify.pipeline.readers import read_scene, scene_dataset
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
@@ -76,7 +76,7 @@ def read_depth(frame: Frame, depth_scale: float) -> np.ndarray:
 class FuseStage(SceneStage):
     name = "fused"
     version = 1
-    sections = ("dataset", "fuse")
+    sections = ("fuse",)
 
     # ---- run-level ----------------------------------------------------------------------
     def prepare(self, ctx: StageContext, scene_ids: list[str]) -> None:
@@ -86,15 +86,13 @@ class FuseStage(SceneStage):
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg = ctx.cfg.fuse
         points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "points (run ingest)")
-        root = dataset_root(ctx.cfg.dataset)
         text, text_fp = require_current_text(ctx.store, cfg)
         source = make_source(cfg, text)
         ident = source.identity()
         if hasattr(source, "scene_identity"):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
-            "points": points["fingerprint"],
-            "frames": files_fingerprint(source_files(ctx.cfg.dataset, scene_id), root),
+            "points": points["fingerprint"],  # covers every frame file the reader uses
             "text": text_fp,
             "source": digest(ident),
         }
@@ -104,7 +102,7 @@ class FuseStage(SceneStage):
         cfg = ctx.cfg.fuse
         check_config(cfg)
         text, text_fp = require_current_text(ctx.store, cfg)
-        scene = read_scene(ctx.cfg.dataset, scene_id)
+        scene = read_scene(scene_dataset(ctx.store, scene_id), scene_id)
         xyz = ctx.store.read(Store.scene_group_path(scene_id, "points"), "xyz").astype(np.float32)
         return fuse_scene(scene, xyz, cfg, text, text_fp)
 
