@@ -176,7 +176,9 @@ def stage_setup(tmp_path, monkeypatch):
     monkeypatch.setattr(stage_mod, "source_files", lambda cfg, sid: sorted((tmp_path / "data" / sid).iterdir()))
     store = Store(tmp_path / "store")
     store.write_group(Store.scene_group_path("tiny", "points"),
-                      {"xyz": scene.xyz, "rgb": scene.rgb}, {"fingerprint": "points-v1"})
+                      {"xyz": scene.xyz, "rgb": scene.rgb},
+                      {"fingerprint": "points-v1",  # fuse re-reads frames from the recorded dataset
+                       "config": {"dataset": {"kind": "scannet", "root": str(tmp_path / "data")}}})
     cfg = RunConfig(store=str(tmp_path / "store"), dataset=DatasetConfig(root=str(tmp_path / "data")),
                     fuse=fuse_cfg(tmp_path / "maps", mode="consensus"))
     return cfg, scene

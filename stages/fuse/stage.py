@@ -23,8 +23,8 @@ import time
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, InputError
-from geopurify.pipeline.fingerprint import digest
-from geopurify.pipeline.readers import read_scene, scene_dataset
+from geopurify.pipeline.fingerprint import digest, files_fingerprint
+from geopurify.pipeline.readers import dataset_root, read_scene, scene_dataset, source_files
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
@@ -86,13 +86,16 @@ class FuseStage(SceneStage):
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg = ctx.cfg.fuse
         points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "points (run ingest)")
+        dataset = scene_dataset(ctx.store, scene_id)
         text, text_fp = require_current_text(ctx.store, cfg)
         source = make_source(cfg, text)
         ident = source.identity()
         if hasattr(source, "scene_identity"):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
-            "points": points["fingerprint"],  # covers every frame file the reader uses
+            "points": points["fingerprint"],
+            # the frames are read here again: a touched frame makes fuse stale even before re-ingest
+            "frames": files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset)),
             "text": text_fp,
             "source": digest(ident),
         }
