@@ -31,6 +31,13 @@ def make_cfg(root: Path, kind: str = "scannet", **ingest) -> RunConfig:
                                ingest=dataclasses.replace(cfg.ingest, **ingest))
 
 
+def new_ctx(store_path: Path, cfg: RunConfig) -> StageContext:
+    """Create the store once before any task opens it, as the workflows do (concurrent first opens
+    of a store that does not exist yet race on creating its root groups)."""
+    Store(store_path)
+    return StageContext(str(store_path), cfg)
+
+
 def group_arrays(store_path: Path | str, scene: str) -> dict[str, np.ndarray]:
     store = Store(store_path, create=False)
     group = store.group(Store.scene_group_path(scene, "points"))
@@ -81,7 +88,7 @@ def test_second_run_does_no_work(data, tmp_path):
 
 def test_touching_one_pose_makes_only_that_scene_stale(data, tmp_path):
     stage = IngestStage()
-    ctx = StageContext(str(tmp_path / "s.zarr"), make_cfg(data))
+    ctx = new_ctx(tmp_path / "s.zarr", make_cfg(data))
     assert [o.status for o in run_stage_over_scenes(stage, ctx, SCENES)] == ["done"] * 3
     pose = data / SCENES[1] / "pose" / "2.txt"
     st = pose.stat()
@@ -102,7 +109,8 @@ def test_config_change_makes_scenes_stale(data, tmp_path):
 
 
 def test_inf_pose_frames_are_counted(tmp_path):
-    generate_scene(tmp_path / "d", "s", seed=1, num_frames=4, inf_pose_frames=(0, 3))
+    generate_scene(tmp_path / "d", "s", seed=1, num_frames=4, inf_pose_frames=(0, 3), color_size=(96, 72),
+                   depth_size=(48, 36))
     ctx = StageContext(str(tmp_path / "s.zarr"), make_cfg(tmp_path / "d"))
     assert run_scene(IngestStage(), ctx, "s").status == "done"
     attrs = ctx.store.attrs(Store.scene_group_path("s", "points"))
@@ -111,8 +119,8 @@ def test_inf_pose_frames_are_counted(tmp_path):
 
 def test_local_cluster_gives_the_same_store_as_threads(data, tmp_path):
     stage = IngestStage()
-    a = StageContext(str(tmp_path / "threads.zarr"), make_cfg(data))
-    b = StageContext(str(tmp_path / "cluster.zarr"), make_cfg(data))
+    a = new_ctx(tmp_path / "threads.zarr", make_cfg(data))
+    b = new_ctx(tmp_path / "cluster.zarr", make_cfg(data))
     out_a = run_stage_over_scenes(stage, a, SCENES, scheduler="threads", workers=2)
     out_b = run_stage_over_scenes(stage, b, SCENES, scheduler="local-cluster", workers=2)
     assert [o.status for o in out_a] == [o.status for o in out_b] == ["done"] * 3

@@ -62,22 +62,25 @@ def test_writes_exactly_the_scannet_layout(scene):
 
 
 def test_same_seed_same_bytes_other_seed_other_scene(tmp_path):
-    a = generate_scene(tmp_path / "a", "s", seed=3, num_frames=3)
-    b = generate_scene(tmp_path / "b", "s", seed=3, num_frames=3)
-    c = generate_scene(tmp_path / "c", "s", seed=4, num_frames=3)
+    small = dict(num_frames=3, color_size=(96, 72), depth_size=(48, 36))
+    a = generate_scene(tmp_path / "a", "s", seed=3, **small)
+    b = generate_scene(tmp_path / "b", "s", seed=3, **small)
+    c = generate_scene(tmp_path / "c", "s", seed=4, **small)
     assert tree_digest(a) == tree_digest(b)
     assert tree_digest(a)["s_vh_clean_2.ply"] != tree_digest(c)["s_vh_clean_2.ply"]
 
 
 def test_generate_dataset_names_and_seeds(tmp_path):
-    paths = generate_dataset(tmp_path, 2, seed=5, num_frames=2)
+    small = dict(num_frames=2, color_size=(96, 72), depth_size=(48, 36))
+    paths = generate_dataset(tmp_path, 2, seed=5, **small)
     assert [p.name for p in paths] == ["synth0000_00", "synth0001_00"]
-    again = generate_scene(tmp_path / "again", "synth0001_00", seed=6, num_frames=2)
+    again = generate_scene(tmp_path / "again", "synth0001_00", seed=6, **small)
     assert tree_digest(paths[1]) == tree_digest(again)
 
 
 def test_inf_pose_marker(tmp_path):
-    scene = generate_scene(tmp_path, "s", seed=1, num_frames=4, inf_pose_frames=(2,))
+    scene = generate_scene(tmp_path, "s", seed=1, num_frames=4, inf_pose_frames=(2,), color_size=(96, 72),
+                           depth_size=(48, 36))
     assert np.all(np.isneginf(read_matrix(scene / "pose" / "2.txt")))
     assert np.all(np.isfinite(read_matrix(scene / "pose" / "1.txt")))
     assert (scene / "color" / "2.jpg").is_file() and (scene / "depth" / "2.png").is_file()
