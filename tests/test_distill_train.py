@@ -24,7 +24,7 @@ def _purity(store, scene, feats):
 def test_loss_falls_and_student_beats_its_fused_input(tmp_path):
     store = make_store(tmp_path / "s", {"a": 1, "b": 2, "held_out": 3})
     out = distill(str(tmp_path / "s"), ["a", "b"], DistillConfig(epochs=8, **TINY), progress=False)
-    assert out["status"] == "trained" and out["steps"] == 16
+    assert out["status"] == "done" and out["steps"] == 16
     loss = out["epoch_loss"]
     assert loss[-1] < 0.8 * loss[0], loss
     model, attrs = read_student(str(tmp_path / "s"))

@@ -227,4 +227,4 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
     if out is not None:
         summary["out"] = str(export_student(out, model, {**record, "training": training}))
         summary["out_loss_curve"] = str(plot_loss(history, Path(out).with_name(Path(out).stem + "_loss.png")))
-    return {**summary, "status": "trained", **training}
+    return {**summary, "status": "done", **training}
