@@ -244,3 +244,36 @@ def test_a_scan_without_frames_gets_virtual_views_and_their_images():
     best = np.argmax(feat @ text.embeddings.T, axis=-1)
     rows = {list(text.nyu40_ids).index(1), list(text.nyu40_ids).index(2)}
     assert set(np.unique(best)) <= rows
+
+
+def test_depth_test_drops_points_the_sensor_does_not_see_and_holes_fill():
+    far = plane(-2.0, 2.0, -2.0, 2.0, 3.0)
+    depth = np.full((H, W), 3.0, np.float32)
+    depth[:, : W // 2] = 1.0  # something the points do not include hides the left half
+    depth[10:12, -20:-10] = 0.0  # no reading
+    ok = render.depth_consistent(far, np.eye(4), depth, K, 0.05)
+    pc = render.to_camera(far, np.eye(4))
+    u = K[0, 0] * pc[:, 0] / pc[:, 2] + K[0, 2]
+    v = K[1, 1] * pc[:, 1] / pc[:, 2] + K[1, 2]
+    inside = (np.abs(u - K[0, 2]) < 60) & (np.abs(v - K[1, 2]) < 40)
+    assert not ok[inside & (u < W // 2 - 1)].any() and ok[inside & (u > W // 2 + 1)].all()
+    img = np.full((4, 5), -2)
+    img[1, 1], img[2, 4] = 7, 9
+    filled = render.fill_holes(img, -2)
+    assert filled[0, 0] == 7 and filled[3, 4] == 9 and (filled != -2).all()
+
+
+def test_depth_tested_rendering_keeps_the_sensor_surface():
+    # points: a sofa plane at 3 m; the depth image shows a nearer unlabelled surface on the left half
+    # (not in the points): there the labels come from hole filling, never from hidden points behind
+    scene = wall_scene(poses=[("0", camera(2.0))])
+    scene.depth_intrinsic = K.copy()
+    src, text = source()
+    src.begin_scene(scene, text)
+    depth = np.full((H, W), 3.0, np.float32)
+    feat = src.frame_features(scene.frames[0], np.zeros((H, W, 3), np.uint8), depth)
+    sofa = list(text.nyu40_ids).index(SOFA)
+    assert (np.argmax(feat @ text.embeddings.T, -1) == sofa).all()
+    depth[:] = 1.0  # the sensor sees only something else: no point is consistent, nothing labelled
+    feat = src.frame_features(scene.frames[0], np.zeros((H, W, 3), np.uint8), depth)
+    assert (feat @ text.embeddings.T).max() < 0.6

@@ -92,19 +92,55 @@ def splat(xyz: np.ndarray, pose_c2w: np.ndarray, K: np.ndarray, size: tuple[int,
 def render_values(xyz: np.ndarray, values: np.ndarray, pose_c2w: np.ndarray, K: np.ndarray,
                   size: tuple[int, int], radius: float, fill=-1) -> np.ndarray:
     """Per-point ``values`` (N, ...) rendered into a (H, W, ...) image, ``fill`` where no point is."""
+    values = np.asarray(values)
+    if len(values) == 0:
+        return np.full((size[1], size[0]) + values.shape[1:], fill, dtype=values.dtype)
     s = splat(xyz, pose_c2w, K, size, radius)
-    out = np.asarray(values)[np.maximum(s.index, 0)]
+    out = values[np.maximum(s.index, 0)]
     out[s.index < 0] = fill
     return out
 
 
-def auto_splat_radius(xyz: np.ndarray) -> float:
-    """Disc radius that closes the gaps between a scan's points: twice the median nearest-neighbour
-    distance (a randomly sampled surface is ~95% covered at that radius), at least 1 cm."""
+def point_spacing(xyz: np.ndarray) -> float:
+    """Median distance from a point to its nearest neighbour (m)."""
     from geopurify.pipeline.geometry import knn
 
-    spacing = float(np.median(knn(xyz, xyz, 2)[0][:, 1])) if len(xyz) > 1 else 0.0
-    return max(0.01, 2.0 * spacing)
+    return float(np.median(knn(xyz, xyz, 2)[0][:, 1])) if len(xyz) > 1 else 0.0
+
+
+def auto_splat_radius(xyz: np.ndarray) -> float:
+    """Disc radius that closes the gaps between a scan's points when nothing else hides what lies
+    behind them: twice the median nearest-neighbour distance (a randomly sampled surface is ~95%
+    covered at that radius), at least 1 cm."""
+    return max(0.01, 2.0 * point_spacing(xyz))
+
+
+def depth_consistent(xyz: np.ndarray, pose_c2w: np.ndarray, depth: np.ndarray, depth_K: np.ndarray,
+                     tolerance: float) -> np.ndarray:
+    """(N,) bool: the point lies on the surface the depth image (metres, 0 = none) sees:
+    in front, inside the image, d > 0 and |z - d| <= tolerance * d (the fuse stage's test)."""
+    pc = to_camera(xyz, pose_c2w)
+    z = pc[:, 2]
+    ok = z > 1e-6
+    zs = np.where(ok, z, 1.0)
+    u = np.rint(depth_K[0, 0] * pc[:, 0] / zs + depth_K[0, 2]).astype(np.int64)
+    v = np.rint(depth_K[1, 1] * pc[:, 1] / zs + depth_K[1, 2]).astype(np.int64)
+    h, w = depth.shape[:2]
+    ok &= (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    d = np.zeros(len(z), dtype=np.float64)
+    d[ok] = depth[v[ok], u[ok]]
+    return ok & (d > 0) & (np.abs(z - d) <= tolerance * d)
+
+
+def fill_holes(image: np.ndarray, empty) -> np.ndarray:
+    """Pixels equal to ``empty`` take the value of the nearest other pixel (unchanged if all empty)."""
+    from scipy import ndimage
+
+    hole = image == empty
+    if not hole.any() or hole.all():
+        return image
+    _, (rows, cols) = ndimage.distance_transform_edt(hole, return_indices=True)
+    return image[rows, cols]
 
 
 # ---- virtual views for point clouds without frames ------------------------------------------------

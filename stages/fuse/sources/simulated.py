@@ -33,6 +33,8 @@ CONFUSABLE_NYU40 = [
 
 UNLABELLED = -1
 """Label of pixels and points outside the vocabulary (no point, annotated 0, or another class)."""
+NO_POINT = -2
+"""Pixels no depth-consistent point covers, before hole filling."""
 
 
 class SimulatedSource:
@@ -45,6 +47,7 @@ class SimulatedSource:
             raise TypeError("SimulatedSource needs a FuseConfig with a `simulated` section or a SimulatedConfig")
         self.cfg = resolve_simulated(sim)
         self.use_depth = bool(getattr(cfg, "use_depth", True))
+        self.depth_tolerance = float(getattr(cfg, "depth_tolerance", 0.05))
         self.dim = int(text.embeddings.shape[1])
         self._set_text(text)
         self._scene: _SceneState | None = None
@@ -111,9 +114,14 @@ class SimulatedSource:
             elif u_swap[j] < cfg.consistent_swap_prob:
                 new_class[j] = self._swap_target(int(c), u_random[j], u_pick[j])
         seen_labels = new_class[pair_of_point.reshape(-1)]
-        radius = cfg.splat_radius or render.auto_splat_radius(xyz)
-        self._scene = _SceneState(scene.scene_id, xyz, seen_labels, np.asarray(scene.color_intrinsic),
-                                  radius, changed=int((seen_labels != labels).sum()))
+        spacing = render.point_spacing(xyz)
+        self._scene = _SceneState(
+            scene.scene_id, xyz, seen_labels, np.asarray(scene.color_intrinsic),
+            None if scene.depth_intrinsic is None else np.asarray(scene.depth_intrinsic),
+            # with a depth test hidden points are already gone: small discs, holes filled after
+            depth_radius=cfg.splat_radius or max(0.01, spacing),
+            zbuffer_radius=cfg.splat_radius or max(0.01, 2.0 * spacing),
+            changed=int((seen_labels != labels).sum()))
 
     def _swap_target(self, c: int, u_random: float, u_pick: float) -> int:
         """A confusable class of ``c`` or, for the random share, any other class; ``c`` itself when
@@ -147,8 +155,17 @@ class SimulatedSource:
         gh = max(1, int(round(gw * H / W)))
         rw, rh = gw * cfg.render_factor, gh * cfg.render_factor
         K = render.scale_intrinsic(st.color_intrinsic, (W, H), (rw, rh))
-        image = render.render_values(st.xyz, st.seen_labels, np.asarray(frame.pose), K, (rw, rh),
-                                     st.splat_radius, fill=UNLABELLED)
+        pose = np.asarray(frame.pose)
+        if depth is not None and st.depth_intrinsic is not None:
+            # depth-tested projection: only points on the surface the sensor sees, gaps filled
+            keep = render.depth_consistent(st.xyz, pose, depth, st.depth_intrinsic, self.depth_tolerance)
+            image = render.render_values(st.xyz[keep], st.seen_labels[keep], pose, K, (rw, rh),
+                                         st.depth_radius, fill=NO_POINT)
+            image = render.fill_holes(image, NO_POINT)
+            image[image == NO_POINT] = UNLABELLED  # nothing visible at all
+        else:  # no depth: the z-buffer alone decides, with discs wide enough to hide what is behind
+            image = render.render_values(st.xyz, st.seen_labels, pose, K, (rw, rh), st.zbuffer_radius,
+                                         fill=UNLABELLED)
 
         rng = np.random.default_rng([cfg.seed, render.stable_key(st.scene_id), render.stable_key(frame.name)])
         image = self._degrade_segments(image, rng)
@@ -197,8 +214,11 @@ class _SceneState:
     seen_labels: np.ndarray
     """(N,) vocabulary row each point shows in every view after the view-consistent errors."""
     color_intrinsic: np.ndarray
-    splat_radius: float
-    """World radius (m) of the point discs the labels are rendered with."""
+    depth_intrinsic: np.ndarray | None
+    depth_radius: float
+    """World radius (m) of the point discs when the points are depth-tested first."""
+    zbuffer_radius: float
+    """World radius (m) of the point discs when only the z-buffer decides (frames without depth)."""
     changed: int
     """Points whose label the view-consistent errors changed (for the record and the tests)."""
 

@@ -26,8 +26,9 @@ class SimulatedConfig:
     render_factor: int | None = None
     """Labels are rendered at ``render_factor`` x the grid and averaged into the grid cells."""
     splat_radius: float | None = None
-    """World radius (m) of each point's splat when rendering labels; 0 = automatic, twice the
-    median distance between neighbouring points (closes the gaps of sparse or sampled scans)."""
+    """World radius (m) of each point's splat when rendering labels; 0 = automatic: the median
+    distance between neighbouring points when the points are first depth-tested against the frame's
+    depth (remaining gaps take the nearest label), twice that for frames without depth."""
     region_size: float | None = None
     """Edge (m) of the world cells over which view-consistent errors are decided."""
     consistent_swap_prob: float | None = None
