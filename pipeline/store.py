@@ -45,7 +45,7 @@ class Store:
                 raise StoreError(f"{self.path}: no store here")
             root = zarr.open_group(self.path, mode="a", zarr_format=3)
             root.attrs.update({"geopurify_store_format": FORMAT_VERSION})
-            root.require_group("scenes")
+            self._require_scenes(root)
             return root
         try:
             root = zarr.open_group(self.path, mode="a", zarr_format=3)
@@ -58,8 +58,15 @@ class Store:
             raise StoreError(
                 f"{self.path}: store format {version!r} was written by an incompatible geopurify "
                 f"version (this one reads format {FORMAT_VERSION}); use a new store path")
-        root.require_group("scenes")
+        self._require_scenes(root)
         return root
+
+    @staticmethod
+    def _require_scenes(root: zarr.Group) -> None:
+        try:
+            root.require_group("scenes")
+        except zarr.errors.ContainsGroupError:
+            pass  # another worker created it at the same moment
 
     @property
     def logs_dir(self) -> Path:
