@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from geopurify.pipeline.config import to_dict
 from geopurify.pipeline.store import Store
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.fuse.text import encode_vocab, text_fingerprint, write_text
@@ -69,5 +70,5 @@ def write_fixture_store(path, scene_id: str = "scene_a", seed: int = 0, noise: f
     store.write_group(f"scenes/{scene_id}/points", arrays, {"fingerprint": f"points-{seed}"})
     store.write_group(f"scenes/{scene_id}/fused", {"feat": feat.astype(np.float16),
                                                    "seen": np.ones(len(xyz), np.uint16)},
-                      {"fingerprint": f"fused-{seed}-{noise}", "config": {"fuse": {"vocab": "scannet20"}}})
+                      {"fingerprint": f"fused-{seed}-{noise}", "config": {"fuse": to_dict(fuse_cfg)}})
     return store, label

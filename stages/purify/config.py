@@ -23,7 +23,7 @@ class PurifyConfig:
     """Voxel edge (m); must equal the student's training voxel size for ``affinity = student``."""
     keep_features: bool = False
     """Also write the pooled features (N, D) f16 (full-feature path, slower; needed by queries)."""
-    score_rank: int = 16
+    score_rank: int = 8
     """Fast path only: extra channels propagated for the score's norm (see pooling.py)."""
     student: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Student model: empty = the store's ``models/student``; or a path to a ``.pt`` file or a

@@ -60,27 +60,45 @@ def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
     return idx[keep].reshape(v, k)
 
 
-def affinity_weights(embeddings: np.ndarray, neighbours: np.ndarray, temperature: float,
-                     chunk_rows: int = 2048) -> np.ndarray:
-    """Softmax affinity weights (V, k) float64 of each voxel over its neighbours (see module doc).
-    Computed in float64, in row chunks so the gathered (rows, k, E) block stays small."""
-    z = np.ascontiguousarray(embeddings, dtype=np.float64)
+def neighbour_dots(embeddings: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """z_v . z_u for every voxel v and each of its neighbours u, (V, k) float64.
+
+    A sampled dense-dense product (torch ``sampled_addmm`` on the graph's CSR pattern): each dot is
+    computed once, with no (V, k, E) gather in memory (10-20x faster than numpy at E = 128). Unit
+    embeddings (the student's) are multiplied in float32, whose rounding (~1e-7) is far below what the
+    softmax can notice; others (descriptors with large coordinates, where z_v . z_u - |z_u|^2 / 2
+    cancels) in float64. Each dot is one thread's sum, so the result does not depend on threads."""
+    import warnings
+
+    import torch
+
+    v, k = neighbours.shape
+    z = np.asarray(embeddings)
+    unit = bool(np.all(np.abs(np.einsum("ve,ve->v", z, z, dtype=np.float64) - 1.0) < 1e-3))
+    dtype = torch.float32 if unit else torch.float64
+    zt = torch.from_numpy(np.ascontiguousarray(z)).to(dtype)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore")
+        pattern = torch.sparse_csr_tensor(torch.arange(0, v * k + 1, k), torch.from_numpy(neighbours.reshape(-1)),
+                                          torch.zeros(v * k, dtype=dtype), size=(v, v))
+        dots = torch.sparse.sampled_addmm(pattern, zt, zt.T, beta=0.0)
+    return dots.values().numpy().astype(np.float64).reshape(v, k)
+
+
+def affinity_weights(embeddings: np.ndarray, neighbours: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax affinity weights (V, k) float64 of each voxel over its neighbours (see module doc)."""
     v, k = neighbours.shape
     if k == 0:
         return np.zeros((v, 0), dtype=np.float64)
+    z = np.asarray(embeddings, dtype=np.float64)
     half_sq = 0.5 * np.einsum("ve,ve->v", z, z)
-    out = np.empty((v, k), dtype=np.float64)
-    for start in range(0, v, chunk_rows):
-        rows = slice(start, min(start + chunk_rows, v))
-        nbr = neighbours[rows]
-        # (B,k,E) @ (B,E,1): a batched matmul, faster than einsum for this shape
-        dots = np.matmul(z[nbr], z[rows, :, None])[..., 0]
-        logits = (dots - half_sq[nbr]) / temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(axis=1, keepdims=True)
-        out[rows] = logits
-    return out
+    logits = neighbour_dots(embeddings, neighbours)
+    logits -= half_sq[neighbours]
+    logits /= temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits
 
 
 def build_graph(coords: np.ndarray, embeddings: np.ndarray, k: int, temperature: float) -> VoxelGraph:

@@ -11,7 +11,7 @@ vocabulary's text embeddings T (C, D), rows scaled to unit length (T^).
   relative, and exact ties are broken the same way by ``pick_labels``).
   The score needs |x_v| of the pooled feature, which the logits alone do not give. The fast path
   therefore also propagates ``score_rank`` extra channels: X projected on the leading principal
-  directions R of X's part orthogonal to the text span. Then
+  directions R of X's part orthogonal to the text span (estimated on a subsample of voxels). Then
       |x_v|^2 ~= l_v^T G^+ l_v + |x_v R|^2,   G = T^ T^^T,
   (the first term is the exact squared norm of x_v's projection on the text span). It is exact when
   the features lie in span(T) + span(R) and otherwise underestimates the norm, so the fast score has
@@ -85,14 +85,15 @@ def pool_full(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
 
 
 def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: int,
-              score_rank: int = 16, seed: int = 0) -> PoolResult:
+              score_rank: int = 8) -> PoolResult:
     """The fast path: pool the C logits (plus ``score_rank`` channels for the score's norm)."""
     x = np.asarray(features, dtype=np.float64)
     t = unit_rows(text)
     c = t.shape[0]
     gram_pinv = np.linalg.pinv(t @ t.T)
-    residual = residual_basis(x, t, gram_pinv, score_rank, seed)  # (D, r)
-    pooled = propagate(graph, np.concatenate([x @ t.T, x @ residual], axis=1), steps)
+    residual = residual_basis(x, t, gram_pinv, score_rank)  # (D, r)
+    # one pass over the (V, D) features for both the logits and the score channels
+    pooled = propagate(graph, x @ np.concatenate([t.T, residual], axis=1), steps)
     logits = pooled[:, :c]
     labels = pick_labels(logits)
     in_span = np.einsum("vc,cd,vd->v", logits, gram_pinv, logits)
@@ -102,22 +103,18 @@ def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
     return PoolResult(labels, score)
 
 
-def residual_basis(x: np.ndarray, text_unit: np.ndarray, gram_pinv: np.ndarray, rank: int,
-                   seed: int = 0) -> np.ndarray:
-    """(D, r) orthonormal leading directions of X's part orthogonal to the text span (randomised
-    range finder with one power iteration; a fixed seed keeps it deterministic)."""
+SAMPLE_ROWS = 8192
+"""Voxels (an even stride through them) the score's residual directions are estimated from."""
+
+
+def residual_basis(x: np.ndarray, text_unit: np.ndarray, gram_pinv: np.ndarray, rank: int) -> np.ndarray:
+    """(D, r) orthonormal leading directions of X's part orthogonal to the text span, from an even
+    subsample of the voxels (a full SVD pass over (V, D) would cost more than the pooling)."""
     d = x.shape[1]
     rank = min(rank, max(d - text_unit.shape[0], 0), x.shape[0])
     if rank <= 0:
         return np.zeros((d, 0))
-
-    def off_span(m: np.ndarray) -> np.ndarray:  # rows of m (., D) minus their text-span part
-        return m - (m @ text_unit.T) @ gram_pinv @ text_unit
-
-    omega = np.random.default_rng(seed).standard_normal((d, rank + 8))
-    omega = off_span(omega.T).T
-    basis, _ = np.linalg.qr(x @ omega)  # (V, r+8), spans the leading columns of X_perp
-    basis, _ = np.linalg.qr(x @ off_span(basis.T @ x).T)  # one power iteration
-    small = off_span(basis.T @ x)  # (r+8, D), rows orthogonal to the text span
-    _, _, vt = np.linalg.svd(small, full_matrices=False)
+    sample = x[:: max(1, x.shape[0] // SAMPLE_ROWS)]
+    off_span = sample - (sample @ text_unit.T) @ gram_pinv @ text_unit
+    _, _, vt = np.linalg.svd(off_span, full_matrices=False)
     return vt[:rank].T
