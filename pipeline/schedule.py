@@ -72,6 +72,7 @@ def run_stage_over_scenes(stage: SceneStage, ctx: StageContext, scene_ids: list[
                           scheduler: str = "threads", workers: int | None = None, force: bool = False,
                           on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """One Dask task per scene; a failing scene is reported and the others go on."""
+    ctx.store  # create (or check) the store here, once, before any worker touches it
     stage.prepare(ctx, scene_ids)
     calls = [(run_scene, (stage, ctx, sid, force)) for sid in scene_ids]
     return run_tasks(calls, scheduler, workers, on_result)
