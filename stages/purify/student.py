@@ -78,17 +78,15 @@ class StudentAffinity:
         return {"student": student_fingerprint(self.cfg, self.store)}
 
     def embed(self, points: ScenePoints, coords: np.ndarray, point_to_voxel: np.ndarray) -> np.ndarray:
-        import torch
-
-        from geopurify.stages.distill.inputs import voxel_inputs
+        from geopurify.stages.distill.infer import student_embeddings
 
         fused_dim = int(self.model.net_cfg.get("fused_dim", points.fused.shape[1]))
         if fused_dim != points.fused.shape[1]:
             raise ConfigError(f"the student expects {fused_dim}-channel fused features, the scene has "
                               f"{points.fused.shape[1]}: it was trained with another 2D source")
-        inputs = voxel_inputs(points.xyz, points.rgb, points.normal, points.fused, self.cfg.voxel_size)
-        if not (np.array_equal(inputs.coords, coords) and np.array_equal(inputs.point_to_voxel, point_to_voxel)):
+        own_coords, own_p2v, z = student_embeddings(self.model, points.xyz, points.rgb, points.normal,
+                                                    points.fused, self.cfg.voxel_size)
+        # both voxelise with pipeline.geometry.voxelize: the rows must be purify's voxels
+        if not (np.array_equal(own_coords, coords) and np.array_equal(own_p2v, point_to_voxel)):
             raise RuntimeError("the student's voxelisation differs from purify's")
-        with torch.no_grad():
-            z = self.model(inputs.coords, torch.from_numpy(inputs.features))
-        return z.double().numpy()
+        return z
