@@ -22,6 +22,7 @@ torch and open_clip are imported inside functions so that importing this module 
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,10 +94,15 @@ def weights_identity(ocfg: OpenClipConfig) -> dict:
     return {"kind": "tag", "tag": ocfg.checkpoint}
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 def load_model(ocfg: OpenClipConfig):
-    """The open_clip model (eval mode, on ``ocfg.device``) and its tokenizer; cached per process."""
+    """The open_clip model (eval mode, on ``ocfg.device``) and its tokenizer; cached per process
+    (and loaded once even when several scenes start at the same time on Dask threads)."""
     ident = weights_identity(ocfg)  # validates, and keys the cache on the weights' content
-    return _load_model(ocfg.model, ocfg.checkpoint, ocfg.device, repr(sorted(ident.items())))
+    with _LOAD_LOCK:
+        return _load_model(ocfg.model, ocfg.checkpoint, ocfg.device, repr(sorted(ident.items())))
 
 
 @lru_cache(maxsize=2)
