@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from geopurify.pipeline.config import NOT_FINGERPRINTED
 
 
 @dataclass
 class TeacherConfig:
     kind: str = "geometric"
     """``ssl`` (sparse-conv U-Net pretrained here) or ``geometric`` (training-free descriptors)."""
-    checkpoint: str = ""
-    """Weights of the ``ssl`` teacher; its content hash is part of the fingerprint."""
+    checkpoint: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """Weights of the ``ssl`` teacher. Its content hash (not its path) is part of the fingerprint."""
     voxel_size: float = 0.02
+    """Grid (metres) of the ``geometric`` descriptors (the ``ssl`` grid is the checkpoint's)."""
+    geometric_neighbours: int = 16
+    """Nearest voxels for normals' histograms (FPFH) and the finer curvature scale (x4: the coarser)."""
+    geometric_weights: list[float] = field(default_factory=lambda: [1.5, 1.0, 0.25, 0.5, 1.0])
+    """Weights of the geometric blocks: position, normal, curvature, shape histogram, colour."""
+    device: str = field(default="cpu", metadata=NOT_FINGERPRINTED)
+    """Torch device of ``ssl`` inference (``cpu`` or ``cuda``); results agree to float precision."""
+    pretrain_geometry: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
+    """Pretraining inputs when ``all`` must make the checkpoint: PLY folders, ScanNet scan folders or
+    a store. Not fingerprinted: the checkpoint's content hash already stands for them."""
+    pretrain_scenes: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
+    """Scenes to take from a store in ``pretrain_geometry`` (names, globs; empty: all of them)."""
+    pretrain_preset: str = field(default="cpu", metadata=NOT_FINGERPRINTED)
+    """``cpu`` (default, < 45 min on 2 cores) or ``large`` (real hardware)."""
+    pretrain_epochs: int = field(default=0, metadata=NOT_FINGERPRINTED)
+    """Override of the preset's epochs (0: the preset's)."""
+    pretrain_seed: int = field(default=0, metadata=NOT_FINGERPRINTED)
+    """Seed of weights, views and scene order."""

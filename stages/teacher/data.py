@@ -1,0 +1,90 @@
+"""Unlabelled scans for teacher pretraining: xyz, colour and normal, from PLY files, ScanNet scene
+folders or a run store's ``points`` groups. Labels are never read here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geopurify.pipeline.errors import InputError
+
+
+@dataclass
+class Scan:
+    """One scan's points as the teacher sees them."""
+
+    name: str
+    """Scene id (file stem for a loose PLY)."""
+    xyz: np.ndarray
+    """(N, 3) float32 positions in metres."""
+    rgb: np.ndarray
+    """(N, 3) uint8 colours."""
+    normal: np.ndarray
+    """(N, 3) float32 unit normals."""
+
+
+@dataclass
+class StoreScenes:
+    """Pretraining scans taken from a run store's ``scenes/<id>/points`` groups."""
+
+    store: str
+    """Path of the store."""
+    scenes: list[str]
+    """Scene ids."""
+
+
+def resolve_sources(geometry: list[Path] | StoreScenes) -> list[str]:
+    """Stable names of the pretraining inputs: PLY files and ScanNet scene folders found under the
+    given paths (folders are searched one level deep), or ``store::scene`` entries. Raises InputError
+    for a path that is neither."""
+    if isinstance(geometry, StoreScenes):
+        return [f"{geometry.store}::{s}" for s in geometry.scenes]
+    out: list[str] = []
+    for raw in geometry:
+        path = Path(raw)
+        if path.is_file() and path.suffix.lower() == ".ply":
+            out.append(str(path.resolve()))
+        elif path.is_dir() and _scannet_mesh(path) is not None:
+            out.append(str(path.resolve()))
+        elif path.is_dir():
+            found = sorted(str(p.resolve()) for p in path.glob("*.ply"))
+            found += sorted(str(p.resolve()) for p in path.iterdir()
+                            if p.is_dir() and _scannet_mesh(p) is not None)
+            if not found:
+                raise InputError(path, "no .ply scans or ScanNet scene folders here")
+            out.extend(found)
+        else:
+            raise InputError(path, "not a .ply file or a folder of scans")
+    return out
+
+
+def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
+    """Read one entry of ``resolve_sources``. Normals: the store's, else from mesh faces when the file
+    has them, else PCA normals oriented towards the scan's centroid (pipeline.normals)."""
+    if "::" in source:
+        from geopurify.pipeline.store import Store
+
+        store_path, scene = source.rsplit("::", 1)
+        store = Store(store_path, create=False)
+        group = f"scenes/{scene}/points"
+        store.require_done(group, "ingest (points)")
+        return Scan(scene, store.read(group, "xyz").astype(np.float32), store.read(group, "rgb"),
+                    store.read(group, "normal").astype(np.float32))
+    from geopurify.pipeline.normals import scene_normals
+    from geopurify.pipeline.ply import read_ply
+
+    path = Path(source)
+    ply_path = _scannet_mesh(path) if path.is_dir() else path
+    ply = read_ply(ply_path)
+    if ply.rgb is None:
+        raise InputError(ply_path, "PLY vertices lack red/green/blue")
+    name = path.name if path.is_dir() else path.stem
+    normal = scene_normals(ply.xyz, ply.faces, k=normal_neighbours)
+    return Scan(name, ply.xyz, ply.rgb, normal)
+
+
+def _scannet_mesh(folder: Path) -> Path | None:
+    mesh = folder / f"{folder.name}_vh_clean_2.ply"
+    return mesh if mesh.is_file() else None

@@ -1,0 +1,98 @@
+"""The teacher stage: ``scenes/<id>/points`` -> ``scenes/<id>/teacher/feat`` (N, Dt) float16.
+
+Inputs of the fingerprint: the points group's fingerprint, and for ``ssl`` the checkpoint's content
+hash (a retrained checkpoint makes every teacher group stale; a copied or moved one does not).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+
+from geopurify.pipeline.errors import ConfigError, InputError
+from geopurify.pipeline.fingerprint import file_content_hash
+from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
+from geopurify.pipeline.store import Store
+
+from .config import TeacherConfig
+
+KINDS = ("ssl", "geometric")
+
+_lock = threading.Lock()
+_models: dict[tuple, object] = {}
+_hashes: dict[tuple, str] = {}
+
+
+def checkpoint_hash(path: str) -> str:
+    """Content hash of a teacher checkpoint, cached per (path, size, mtime) within a process."""
+    if not path:
+        raise ConfigError("teacher.kind = 'ssl' needs teacher.checkpoint (make one with pretrain-teacher)")
+    if not os.path.isfile(path):
+        raise InputError(path, "teacher checkpoint not found (make one with pretrain-teacher)")
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _hashes:
+        _hashes[key] = file_content_hash(path)
+    return _hashes[key]
+
+
+def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Per-point teacher features (N, Dt) float32 for the configured kind."""
+    if cfg.kind == "geometric":
+        from .geometric import GeometricWeights, geometric_features
+
+        if len(cfg.geometric_weights) != 5:
+            raise ConfigError("teacher.geometric_weights: expected 5 numbers (position, normal, "
+                              "curvature, shape, colour)")
+        weights = GeometricWeights(*cfg.geometric_weights)
+        return geometric_features(xyz, rgb, normal, cfg.voxel_size, cfg.geometric_neighbours, weights)
+    if cfg.kind == "ssl":
+        from .network import embed_points
+
+        model = _model(cfg.checkpoint, cfg.device)
+        with _lock:  # one inference at a time: torch already uses every core
+            return embed_points(model, xyz, rgb, normal)
+    raise ConfigError(f"teacher.kind {cfg.kind!r}: expected one of {', '.join(KINDS)}")
+
+
+def _model(path: str, device: str):
+    key = (os.path.abspath(path), checkpoint_hash(path), device)
+    with _lock:
+        if key not in _models:
+            from .network import load_teacher
+
+            _models.clear()  # one teacher per process is enough
+            _models[key] = load_teacher(path, device)
+        return _models[key]
+
+
+class TeacherStage(SceneStage):
+    name = "teacher"
+    version = 1
+    sections = ("teacher",)
+
+    def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
+        cfg: TeacherConfig = ctx.cfg.teacher
+        if cfg.kind not in KINDS:
+            raise ConfigError(f"teacher.kind {cfg.kind!r}: expected one of {', '.join(KINDS)}")
+        points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "ingest (points)")
+        inputs = {"points": points["fingerprint"]}
+        if cfg.kind == "ssl":
+            inputs["checkpoint"] = checkpoint_hash(cfg.checkpoint)
+        return inputs
+
+    def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
+        cfg: TeacherConfig = ctx.cfg.teacher
+        group = Store.scene_group_path(scene_id, "points")
+        xyz = ctx.store.read(group, "xyz").astype(np.float32)
+        rgb = ctx.store.read(group, "rgb")
+        normal = ctx.store.read(group, "normal").astype(np.float32)
+        started = time.perf_counter()
+        feat = teacher_features(cfg, xyz, rgb, normal)
+        seconds = time.perf_counter() - started
+        return StageOutput({"feat": feat.astype(np.float16)},
+                           {"kind": cfg.kind, "dim": int(feat.shape[1]),
+                            "timings": {"features_s": round(seconds, 3)}})

@@ -1,0 +1,92 @@
+"""The teacher stage: cached float16 features with provenance; reused when nothing changed,
+recomputed when the checkpoint's content changes (and only then)."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from geopurify.pipeline.fingerprint import digest
+from geopurify.pipeline.stage import StageContext, run_scene
+from geopurify.pipeline.store import Store
+from geopurify.stages.teacher.config import TeacherConfig
+from geopurify.stages.teacher.network import NetworkConfig, build_network
+from geopurify.stages.teacher.pretrain import save_checkpoint
+from geopurify.stages.teacher.stage import TeacherStage
+from geopurify.workflows.config import RunConfig
+
+from teacher_fixtures import box_room
+
+
+def _store(path, n=3000):
+    store = Store(path)
+    xyz, rgb, normal, label = box_room(7, n)
+    store.write_group(Store.scene_group_path("room", "points"),
+                      {"xyz": xyz, "rgb": rgb, "normal": normal, "label": label},
+                      {"stage": "points", "fingerprint": digest(["room", "points"])})
+    return store, len(xyz)
+
+
+def _checkpoint(path, seed):
+    torch.manual_seed(seed)
+    save_checkpoint(build_network(NetworkConfig(channels=[8, 16], out_channels=8)), path, {"seed": seed})
+    return str(path)
+
+
+def _ctx(store, **teacher):
+    return StageContext(store.path, RunConfig(store=store.path, teacher=TeacherConfig(**teacher)))
+
+
+def test_ssl_cache_reused_until_the_checkpoint_changes(tmp_path):
+    store, n = _store(tmp_path / "s")
+    ckpt = _checkpoint(tmp_path / "a.pt", 0)
+    stage = TeacherStage()
+    assert run_scene(stage, _ctx(store, kind="ssl", checkpoint=ckpt), "room").status == "done"
+    attrs = store.attrs("scenes/room/teacher")
+    assert attrs["complete"] and attrs["kind"] == "ssl" and set(attrs["inputs"]) == {"points", "checkpoint"}
+    arr = store.group("scenes/room/teacher")["feat"]
+    assert arr.dtype == np.float16 and arr.shape == (n, 8) and arr.chunks[1] == 8
+    first = store.read("scenes/room/teacher", "feat")
+
+    # nothing changed: skipped; a byte-identical copy elsewhere is the same teacher
+    assert run_scene(stage, _ctx(store, kind="ssl", checkpoint=ckpt), "room").status == "skipped"
+    copy = shutil.copy(ckpt, tmp_path / "copy.pt")
+    assert run_scene(stage, _ctx(store, kind="ssl", checkpoint=str(copy)), "room").status == "skipped"
+
+    # retrained weights at the same path: recomputed
+    _checkpoint(tmp_path / "a.pt", 1)
+    assert run_scene(stage, _ctx(store, kind="ssl", checkpoint=ckpt), "room").status == "done"
+    assert not np.array_equal(store.read("scenes/room/teacher", "feat"), first)
+    assert store.attrs("scenes/room/teacher")["inputs"]["checkpoint"] != attrs["inputs"]["checkpoint"]
+
+
+def test_geometric_teacher_and_switching_kinds(tmp_path):
+    store, n = _store(tmp_path / "s")
+    stage = TeacherStage()
+    assert run_scene(stage, _ctx(store, kind="geometric"), "room").status == "done"
+    assert store.read("scenes/room/teacher", "feat").shape == (n, 44)
+    assert run_scene(stage, _ctx(store, kind="geometric"), "room").status == "skipped"
+    ctx = _ctx(store, kind="geometric", geometric_weights=[1.0, 1.0, 1.0, 1.0, 1.0])
+    assert run_scene(stage, ctx, "room").status == "done"
+    ckpt = _checkpoint(tmp_path / "a.pt", 0)
+    assert run_scene(stage, _ctx(store, kind="ssl", checkpoint=ckpt), "room").status == "done"
+    assert store.read("scenes/room/teacher", "feat").shape == (n, 8)
+
+
+@pytest.mark.parametrize("teacher, message", [
+    ({"kind": "ssl", "checkpoint": ""}, "needs teacher.checkpoint"),
+    ({"kind": "ssl", "checkpoint": "/nonexistent/t.pt"}, "teacher checkpoint not found"),
+    ({"kind": "dino"}, "expected one of ssl, geometric"),
+])
+def test_bad_settings_fail_in_one_line_and_write_nothing(tmp_path, teacher, message):
+    store, _ = _store(tmp_path / "s")
+    outcome = run_scene(TeacherStage(), _ctx(store, **teacher), "room")
+    assert outcome.status == "failed" and message in outcome.error and "\n" not in outcome.error
+    assert store.group("scenes/room/teacher") is None
+
+
+def test_missing_points_is_a_clear_failure(tmp_path):
+    store = Store(tmp_path / "empty")
+    outcome = run_scene(TeacherStage(), _ctx(store, kind="geometric"), "nowhere")
+    assert outcome.status == "failed" and "ingest (points)" in outcome.error
