@@ -13,9 +13,33 @@ and label one-hots share this one code path with the student.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def worker_threads() -> int:
+    """Threads for the row-parallel parts (kd-tree queries, softmax, propagation): the cores this
+    process may use. Rows are split, never sums, so the results do not depend on it."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def row_blocks(n: int, parts: int) -> list[slice]:
+    edges = np.linspace(0, n, max(1, min(parts, n)) + 1).astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def in_row_blocks(fn, n: int, threads: int | None = None) -> None:
+    """Run ``fn(rows)`` over row blocks of ``0..n`` in threads (pykdtree, scipy's sparse products and
+    numpy's ufuncs release the GIL)."""
+    blocks = row_blocks(n, threads or worker_threads())
+    if len(blocks) == 1:
+        fn(blocks[0])
+        return
+    with ThreadPoolExecutor(len(blocks)) as pool:
+        list(pool.map(fn, blocks))
 
 
 @dataclass
@@ -51,7 +75,12 @@ def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
     k = min(k, v - 1)
     if k <= 0:
         return np.zeros((v, 0), dtype=np.int64)
-    _, idx = knn(coords, coords, k + 1)
+    idx = np.empty((v, k + 1), dtype=np.int64)
+
+    def query(rows: slice) -> None:
+        idx[rows] = knn(coords, coords[rows], k + 1)[1]
+
+    in_row_blocks(query, v)
     is_self = idx == np.arange(v)[:, None]
     keep = ~is_self
     # rows where the query did not return the voxel itself (never for distinct coordinates, but
@@ -93,11 +122,16 @@ def affinity_weights(embeddings: np.ndarray, neighbours: np.ndarray, temperature
     z = np.asarray(embeddings, dtype=np.float64)
     half_sq = 0.5 * np.einsum("ve,ve->v", z, z)
     logits = neighbour_dots(embeddings, neighbours)
-    logits -= half_sq[neighbours]
-    logits /= temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    np.exp(logits, out=logits)
-    logits /= logits.sum(axis=1, keepdims=True)
+
+    def softmax(rows: slice) -> None:
+        block = logits[rows]  # a view: updated in place
+        block -= half_sq[neighbours[rows]]
+        block /= temperature
+        block -= block.max(axis=1, keepdims=True)
+        np.exp(block, out=block)
+        block /= block.sum(axis=1, keepdims=True)
+
+    in_row_blocks(softmax, v)
     return logits
 
 

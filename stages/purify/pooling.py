@@ -21,11 +21,12 @@ vocabulary's text embeddings T (C, D), rows scaled to unit length (T^).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import VoxelGraph
+from .graph import VoxelGraph, row_blocks, worker_threads
 
 TIE_TOLERANCE = 1e-10
 """Classes whose value is within this fraction of the row's largest magnitude of the maximum count
@@ -47,15 +48,23 @@ class PoolResult:
 
 
 def propagate(graph: VoxelGraph, values: np.ndarray, steps: int) -> np.ndarray:
-    """``values <- A values``, ``steps`` times, float64 (scipy CSR: single-threaded and
-    deterministic)."""
-    out = np.ascontiguousarray(values, dtype=np.float64)
-    if graph.neighbours.shape[1] == 0:  # a single voxel: nothing to pool from
-        return out.copy()
+    """``values <- A values``, ``steps`` times, float64. scipy CSR products over row blocks of A in
+    threads: each output row is the same sum whatever the blocks, so the result is deterministic."""
+    cur = np.array(values, dtype=np.float64, order="C")  # a copy: never pools the caller's array
+    if graph.neighbours.shape[1] == 0 or steps == 0:  # a single voxel: nothing to pool from
+        return cur
     a = graph.matrix()
-    for _ in range(steps):
-        out = a @ out
-    return out
+    blocks = row_blocks(a.shape[0], worker_threads())
+    parts = [(rows, a[rows]) for rows in blocks]
+    nxt = np.empty_like(cur)
+    with ThreadPoolExecutor(len(parts)) as pool:
+        for _ in range(steps):
+            def step(part) -> None:
+                nxt[part[0]] = part[1] @ cur
+
+            list(pool.map(step, parts))
+            cur, nxt = nxt, cur
+    return cur
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -87,13 +96,11 @@ def pool_full(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
 def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: int,
               score_rank: int = 8) -> PoolResult:
     """The fast path: pool the C logits (plus ``score_rank`` channels for the score's norm)."""
-    x = np.asarray(features, dtype=np.float64)
     t = unit_rows(text)
     c = t.shape[0]
     gram_pinv = np.linalg.pinv(t @ t.T)
-    residual = residual_basis(x, t, gram_pinv, score_rank)  # (D, r)
-    # one pass over the (V, D) features for both the logits and the score channels
-    pooled = propagate(graph, x @ np.concatenate([t.T, residual], axis=1), steps)
+    residual = residual_basis(features, t, gram_pinv, score_rank)  # (D, r)
+    pooled = propagate(graph, project(features, np.concatenate([t.T, residual], axis=1)), steps)
     logits = pooled[:, :c]
     labels = pick_labels(logits)
     in_span = np.einsum("vc,cd,vd->v", logits, gram_pinv, logits)
@@ -103,7 +110,16 @@ def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
     return PoolResult(labels, score)
 
 
-SAMPLE_ROWS = 8192
+def project(features: np.ndarray, basis: np.ndarray, chunk_rows: int = 8192) -> np.ndarray:
+    """``features @ basis`` in float64, upcasting a chunk of rows at a time (a float64 copy of all
+    (V, D) features would cost more than the product)."""
+    out = np.empty((features.shape[0], basis.shape[1]), dtype=np.float64)
+    for start in range(0, features.shape[0], chunk_rows):
+        out[start:start + chunk_rows] = np.asarray(features[start:start + chunk_rows], np.float64) @ basis
+    return out
+
+
+SAMPLE_ROWS = 2048
 """Voxels (an even stride through them) the score's residual directions are estimated from."""
 
 
@@ -114,7 +130,8 @@ def residual_basis(x: np.ndarray, text_unit: np.ndarray, gram_pinv: np.ndarray, 
     rank = min(rank, max(d - text_unit.shape[0], 0), x.shape[0])
     if rank <= 0:
         return np.zeros((d, 0))
-    sample = x[:: max(1, x.shape[0] // SAMPLE_ROWS)]
+    sample = np.asarray(x[:: max(1, x.shape[0] // SAMPLE_ROWS)], dtype=np.float64)
     off_span = sample - (sample @ text_unit.T) @ gram_pinv @ text_unit
-    _, _, vt = np.linalg.svd(off_span, full_matrices=False)
-    return vt[:rank].T
+    # eigenvectors of the (D, D) scatter: much faster here than an SVD of the (rows, D) sample
+    values, vectors = np.linalg.eigh(off_span.T @ off_span)
+    return vectors[:, ::-1][:, :rank]
