@@ -115,3 +115,18 @@ def test_single_voxel_keeps_its_feature():
     graph = build_graph(coords, np.ones((1, 4)), k=96, temperature=0.05)
     x = np.arange(6, dtype=np.float64)[None]
     np.testing.assert_array_equal(propagate(graph, x, 19), x)
+
+
+def test_results_do_not_depend_on_thread_count(monkeypatch):
+    import geopurify.stages.purify.graph as graph_mod
+    import geopurify.stages.purify.pooling as pooling_mod
+
+    coords, z, x, text = random_scene(7)
+    runs = []
+    for threads in (1, 3):
+        monkeypatch.setattr(graph_mod, "worker_threads", lambda t=threads: t)
+        monkeypatch.setattr(pooling_mod, "worker_threads", lambda t=threads: t)
+        graph = build_graph(coords, z, k=16, temperature=0.05)
+        runs.append((graph.neighbours, graph.weights, pool_fast(graph, x, text, 19).score))
+    for a, b in zip(*runs):
+        assert a.tobytes() == b.tobytes()
