@@ -113,3 +113,13 @@ def test_missing_groups_are_clear_errors(tmp_path):
     path = _store_with_two_scenes(tmp_path)
     with pytest.raises(StoreError, match="purify of scene c|ingest of scene c"):
         score_scenes(path, ["c"], "purified", "scannet19")
+
+
+def test_ablation_groups_score_like_purified(tmp_path):
+    path = _store_with_two_scenes(tmp_path)
+    store = Store(path)
+    for sid, n in (("a", 6), ("b", 5)):
+        store.write_group(f"scenes/{sid}/purified_oracle", {"label": np.ones(n, np.int16)}, {})  # all wall
+    res = score_scenes(path, ["a", "b"], "purified_oracle", "scannet19")
+    wall = next(r for r in res["per_class"] if r["class"] == "wall")
+    assert wall["iou"] == pytest.approx(100 * 3 / 8) and res["oacc"] == pytest.approx(100 * 3 / 8)

@@ -62,13 +62,13 @@ NOISE_KEYS = ("grid_width", "render_factor", "splat_radius", "region_size", "con
 # seeds 0-2) on scene0000_00 of about 50 for each preset.
 PRESETS: dict[str, dict] = {
     "realistic": dict(grid_width=32, render_factor=4, splat_radius=0.0, region_size=1.0,
-                      consistent_swap_prob=0.25, consistent_hallucination_prob=0.3,
-                      view_swap_prob=0.25, random_swap_share=0.2, hallucination_prob=0.3,
-                      noise_std=0.5),
+                      consistent_swap_prob=0.17, consistent_hallucination_prob=0.3,
+                      view_swap_prob=0.17, random_swap_share=0.2, hallucination_prob=0.3,
+                      noise_std=0.34),
     "view-noise": dict(grid_width=16, render_factor=4, splat_radius=0.0, region_size=1.0,
                        consistent_swap_prob=0.0, consistent_hallucination_prob=0.0,
                        view_swap_prob=0.05, random_swap_share=0.2, hallucination_prob=0.2,
-                       noise_std=1.5),
+                       noise_std=0.61),
     "swaps": dict(grid_width=40, render_factor=4, splat_radius=0.0, region_size=1.0,
                   consistent_swap_prob=0.0, consistent_hallucination_prob=0.0,
                   view_swap_prob=0.5, random_swap_share=0.3, hallucination_prob=0.1,
