@@ -61,8 +61,10 @@ def resolve_sources(geometry: list[Path] | StoreScenes) -> list[str]:
 
 
 def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
-    """Read one entry of ``resolve_sources``. Normals: the store's, else from mesh faces when the file
-    has them, else PCA normals oriented towards the scan's centroid (pipeline.normals)."""
+    """Read one entry of ``resolve_sources``. Normals as ingest makes them (so pretraining sees what
+    inference will): the store's; for a ScanNet scene folder, the ScanNet reader and ingest's normals
+    (faces, else PCA towards the nearest camera); for a loose PLY, faces, else PCA towards the
+    scan's centroid (pipeline.normals)."""
     if "::" in source:
         from geopurify.pipeline.store import Store
 
@@ -72,17 +74,23 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
         store.require_done(group, "ingest (points)")
         return Scan(scene, store.read(group, "xyz").astype(np.float32), store.read(group, "rgb"),
                     store.read(group, "normal").astype(np.float32))
+    path = Path(source)
+    if path.is_dir():
+        from geopurify.pipeline.readers import get_reader
+        from geopurify.stages.ingest import IngestConfig
+        from geopurify.stages.ingest_stage import points_output
+
+        scene = get_reader("scannet").read(path.parent, path.name)
+        arrays = points_output(scene, IngestConfig(normal_neighbours=normal_neighbours), "scannet").arrays
+        return Scan(path.name, arrays["xyz"], arrays["rgb"], arrays["normal"])
     from geopurify.pipeline.normals import scene_normals
     from geopurify.pipeline.ply import read_ply
 
-    path = Path(source)
-    ply_path = _scannet_mesh(path) if path.is_dir() else path
-    ply = read_ply(ply_path)
+    ply = read_ply(path)
     if ply.rgb is None:
-        raise InputError(ply_path, "PLY vertices lack red/green/blue")
-    name = path.name if path.is_dir() else path.stem
+        raise InputError(path, "PLY vertices lack red/green/blue")
     normal = scene_normals(ply.xyz, ply.faces, k=normal_neighbours)
-    return Scan(name, ply.xyz, ply.rgb, normal)
+    return Scan(path.stem, ply.xyz, ply.rgb, normal)
 
 
 def _scannet_mesh(folder: Path) -> Path | None:

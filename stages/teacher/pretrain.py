@@ -64,6 +64,16 @@ class PretrainRecipe:
     """InfoNCE temperature."""
     negative_exclusion: float = 0.0
     """Pairs closer than this (metres, in the scan) are not negatives of each other."""
+    point_weight: float = 1.0
+    """Weight of the point-to-point InfoNCE (same point in the other view)."""
+    segment_weight: float = 0.0
+    """Weight of the point-to-segment InfoNCE (own segment's mean embedding in the other view)."""
+    segment_threshold: float = 0.2
+    """Felzenszwalb threshold of the over-segmentation (larger: bigger segments)."""
+    segment_min_size: int = 50
+    """Smallest segment (points); smaller ones merge into a neighbour."""
+    segment_colour_weight: float = 0.5
+    """Weight of CIELAB colour distance against normal disagreement in segment edges."""
 
 
 PRESETS: dict[str, PretrainRecipe] = {
@@ -133,6 +143,7 @@ def pretrain_teacher(geometry: list[Path] | StoreScenes, out: Path, preset: str 
         start_epoch = int(state["epoch"])
 
     scans = [load_scan(s) for s in sources]
+    segments = [_segments(scan, recipe) for scan in scans]
     steps_per_epoch = len(scans)
     total = recipe.epochs * steps_per_epoch
     bar = _Progress(progress, total, start_epoch * steps_per_epoch)
@@ -145,7 +156,7 @@ def pretrain_teacher(geometry: list[Path] | StoreScenes, out: Path, preset: str 
                 global_step = epoch * steps_per_epoch + step
                 _set_lr(optim, recipe, global_step, total)
                 rng = np.random.default_rng([seed, epoch, step])
-                loss = _train_step(model, optim, scans[which], recipe, rng, device)
+                loss = _train_step(model, optim, scans[which], segments[which], recipe, rng, device)
                 history.append(loss)
                 bar.advance(epoch, loss)
                 if stop_after_steps is not None and global_step + 1 >= stop_after_steps:
@@ -223,8 +234,34 @@ def info_nce(za, zb, temperature: float, exclude=None):
                   + torch.nn.functional.cross_entropy(logits.T, target))
 
 
-def _train_step(model, optim, scan: Scan, recipe: PretrainRecipe, rng: np.random.Generator,
-                device: str) -> float:
+def segment_info_nce(z_points, z_voxels, voxel_segment, point_segment, temperature: float):
+    """Each point's embedding (P,D) should match the mean embedding of its own segment among all
+    segments of the other view (voxels (V,D) with their segment ids (V,)). Points whose segment is
+    absent from the other view are left out."""
+    import torch
+
+    ids, inverse = torch.unique(voxel_segment, return_inverse=True)
+    protos = torch.zeros(len(ids), z_voxels.shape[1], dtype=z_voxels.dtype, device=z_voxels.device)
+    protos = torch.nn.functional.normalize(protos.index_add(0, inverse, z_voxels), dim=1)
+    pos = torch.searchsorted(ids, point_segment).clamp(max=len(ids) - 1)
+    present = ids[pos] == point_segment
+    if not bool(present.any()):
+        return z_points.sum() * 0.0
+    logits = z_points[present] @ protos.T / temperature
+    return torch.nn.functional.cross_entropy(logits, pos[present])
+
+
+def _segments(scan: Scan, recipe: PretrainRecipe) -> np.ndarray | None:
+    if recipe.segment_weight <= 0:
+        return None
+    from .segments import segment_scan
+
+    return segment_scan(scan.xyz, scan.rgb, scan.normal, threshold=recipe.segment_threshold,
+                        colour_weight=recipe.segment_colour_weight, min_size=recipe.segment_min_size)
+
+
+def _train_step(model, optim, scan: Scan, segment: np.ndarray | None, recipe: PretrainRecipe,
+                rng: np.random.Generator, device: str) -> float:
     import torch
 
     from geopurify.stages import sparse
@@ -239,16 +276,33 @@ def _train_step(model, optim, scan: Scan, recipe: PretrainRecipe, rng: np.random
     z = model(x)
     za = z[torch.from_numpy(rows_a).to(device)]
     zb = z[torch.from_numpy(rows_b + len(inputs[0][0])).to(device)]
-    exclude = None
-    if recipe.negative_exclusion > 0:
-        p = torch.from_numpy(scan.xyz[points]).to(device)
-        exclude = torch.cdist(p, p) < recipe.negative_exclusion
-        exclude.fill_diagonal_(False)
-    loss = info_nce(za, zb, recipe.temperature, exclude)
+    loss = z.sum() * 0.0
+    if recipe.point_weight > 0:
+        exclude = None
+        if recipe.negative_exclusion > 0:
+            p = torch.from_numpy(scan.xyz[points]).to(device)
+            exclude = torch.cdist(p, p) < recipe.negative_exclusion
+            exclude.fill_diagonal_(False)
+        loss = loss + recipe.point_weight * info_nce(za, zb, recipe.temperature, exclude)
+    if recipe.segment_weight > 0:
+        va = len(inputs[0][0])
+        vox_seg = [_voxel_segments(segment[v.index], inp[2], len(inp[0])) for v, inp in zip(views, inputs)]
+        seg_pts = torch.from_numpy(segment[points]).to(device)
+        seg_a, seg_b = (torch.from_numpy(s).to(device) for s in vox_seg)
+        loss = loss + recipe.segment_weight * 0.5 * (
+            segment_info_nce(za, z[va:], seg_b, seg_pts, recipe.temperature)
+            + segment_info_nce(zb, z[:va], seg_a, seg_pts, recipe.temperature))
     optim.zero_grad(set_to_none=True)
     loss.backward()
     optim.step()
     return float(loss.detach())
+
+
+def _voxel_segments(point_segment: np.ndarray, point_to_voxel: np.ndarray, voxels: int) -> np.ndarray:
+    """A segment per voxel: that of the voxel's last point (voxels are 2 cm; segments rarely split them)."""
+    out = np.empty(voxels, np.int64)
+    out[point_to_voxel] = point_segment
+    return out
 
 
 def _set_lr(optim, recipe: PretrainRecipe, step: int, total: int) -> None:

@@ -1,0 +1,141 @@
+"""Teacher quality: affinity purity@16 on a labelled scan, and the cost of teacher inference.
+
+For raw xyz+rgb+normal, the ``geometric`` teacher and the ``ssl`` teacher (a checkpoint made with the
+default ``pretrain-teacher`` recipe; scene0000_00 is never in its pretraining set): purity@16 within
+0.5 m (stages/affinity_purity.py) with two bounded candidate pools, printed with the approximation
+each one makes. Then the wall time and peak memory of teacher inference on the scene, measured in a
+fresh process (so the peak is inference's own, not this script's).
+
+    python bench/teacher_purity.py --checkpoint /tmp/d/teacher.pt [--scene scene0000_00]
+        [--data ../shared/data] [--sample 20000] [--json out.json]
+
+The points (xyz, rgb, labels, normals) are made exactly as ``ingest`` makes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def scene_points(data: Path, scene_id: str) -> dict[str, np.ndarray]:
+    from geopurify.pipeline.readers import get_reader
+    from geopurify.stages.ingest import IngestConfig
+    from geopurify.stages.ingest_stage import points_output
+
+    scene = get_reader("scannet").read(data / "scannet" / "scans", scene_id)
+    return points_output(scene, IngestConfig(), "scannet").arrays
+
+
+def measure_inference(points_file: str, kind: str, checkpoint: str) -> dict:
+    """Child-process mode: load points, run the teacher once, report time and peak RSS."""
+    import torch
+
+    from geopurify.stages.teacher.config import TeacherConfig
+    from geopurify.stages.teacher.stage import teacher_features
+
+    torch.set_num_threads(2)
+    pts = dict(np.load(points_file))
+    if kind == "ssl":
+        from geopurify.stages import sparse
+
+        sparse.spconv()  # the one-off import (~10 s) is not inference
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    feat = teacher_features(TeacherConfig(kind=kind, checkpoint=checkpoint), pts["xyz"], pts["rgb"],
+                            pts["normal"])
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "peak_rss_gib": peak / 2**20, "before_rss_gib": before / 2**20,
+            "dim": int(feat.shape[1]), "points": int(feat.shape[0])}
+
+
+def run_child(points_file: str, kind: str, checkpoint: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", points_file, "--kind", kind,
+                          "--checkpoint", checkpoint or ""], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default="", help="ssl teacher checkpoint (omit: no ssl row)")
+    ap.add_argument("--scene", default="scene0000_00")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--sample", type=int, default=20000, help="anchors for the ball pool")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    ap.add_argument("--kind", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure_inference(args.measure, args.kind, args.checkpoint)))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from geopurify.stages.affinity_purity import affinity_purity, approximation_note
+    from geopurify.stages.teacher.config import TeacherConfig
+    from geopurify.stages.teacher.geometric import raw_features
+    from geopurify.stages.teacher.stage import teacher_features
+
+    console = Console()
+    pts = scene_points(args.data, args.scene)
+    if "label" not in pts:
+        sys.exit(f"{args.scene}: no labels, purity needs a labelled scene")
+    xyz, label = pts["xyz"], pts["label"]
+    feats = {"raw xyz+rgb+normal": raw_features(xyz, pts["rgb"], pts["normal"]),
+             "geometric": teacher_features(TeacherConfig(kind="geometric"), xyz, pts["rgb"], pts["normal"])}
+    if args.checkpoint:
+        feats["ssl"] = teacher_features(TeacherConfig(kind="ssl", checkpoint=args.checkpoint), xyz,
+                                        pts["rgb"], pts["normal"])
+    const = np.ones((len(xyz), 1), np.float32)  # ties everywhere: the 16 spatially nearest
+
+    pools = [("nearest", {"pool": "nearest"}), ("ball", {"pool": "ball", "sample": args.sample})]
+    results: dict[str, dict] = {}
+    table = Table(title=f"affinity purity@16 within 0.5 m on {args.scene} "
+                        f"({int((label != 0).sum())} labelled points)")
+    table.add_column("features")
+    table.add_column("dim", justify="right")
+    for name, _ in pools:
+        table.add_column(f"pool={name}", justify="right")
+    rows = [("(spatial only: 16 nearest)", const)] + list(feats.items())
+    for name, f in rows:
+        values = {pool: affinity_purity(f, xyz, label, k=16, radius=0.5, **kw) for pool, kw in pools}
+        results[name] = {"dim": int(f.shape[1]), **values}
+        table.add_row(name, str(f.shape[1]), *(f"{values[p]:.4f}" for p, _ in pools))
+    console.print(table)
+    console.print(f"pool=nearest: {approximation_note(pool='nearest')}, every labelled point an anchor")
+    console.print(f"pool=ball: {approximation_note(pool='ball')}, {args.sample} random anchors (seed 0)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        points_file = str(Path(tmp) / "points.npz")
+        np.savez(points_file, xyz=xyz, rgb=pts["rgb"], normal=pts["normal"])
+        timing = Table(title=f"teacher inference on {args.scene} ({len(xyz)} points), fresh process, "
+                             f"torch threads 2")
+        for col in ("teacher", "wall s", "peak RSS GiB", "RSS before GiB"):
+            timing.add_column(col, justify="right")
+        kinds = ["geometric"] + (["ssl"] if args.checkpoint else [])
+        for kind in kinds:
+            m = run_child(points_file, kind, args.checkpoint)
+            results[f"inference_{kind}"] = m
+            timing.add_row(kind, f"{m['seconds']:.2f}", f"{m['peak_rss_gib']:.2f}", f"{m['before_rss_gib']:.2f}")
+        console.print(timing)
+        console.print("wall s: checkpoint load + voxelising + network + mapping to points (spconv's "
+                      "one-off import excluded); peak RSS: the whole child process")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
