@@ -1,0 +1,35 @@
+"""Over-segmentation (the pretraining's grouping signal) and the point-to-segment loss."""
+
+import numpy as np
+import pytest
+import torch
+
+from geopurify.stages.teacher.pretrain import segment_info_nce
+from geopurify.stages.teacher.segments import segment_scan
+
+from teacher_fixtures import box_room
+
+
+def test_segments_follow_surfaces_and_do_not_cross_them():
+    xyz, rgb, normal, label = box_room(0, n=4000)
+    seg = segment_scan(xyz, rgb, normal, min_size=30)
+    assert seg.shape == label.shape and seg.min() == 0
+    # four surfaces (floor, two walls, box top), fragmented by colour noise: each segment within one label
+    assert 4 <= seg.max() + 1 <= 80
+    majority = np.array([np.bincount(label[seg == s]).argmax() for s in range(seg.max() + 1)])
+    assert np.mean(majority[seg] == label) > 0.98  # only stray points at the corners cross
+    np.testing.assert_array_equal(seg, segment_scan(xyz, rgb, normal, min_size=30))
+
+
+def test_segment_loss_prefers_embeddings_that_follow_segments():
+    rng = np.random.default_rng(0)
+    voxel_segment = torch.from_numpy(rng.integers(0, 5, 200))
+    point_segment = voxel_segment[:50]
+    proto = torch.nn.functional.normalize(torch.randn(5, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    following = proto[voxel_segment]
+    noise = torch.nn.functional.normalize(torch.randn(200, 8, generator=torch.Generator().manual_seed(1)), dim=1)
+    good = segment_info_nce(following[:50], following, voxel_segment, point_segment, 0.1)
+    bad = segment_info_nce(noise[:50], noise, voxel_segment, point_segment, 0.1)
+    assert float(good) < float(bad)
+    # a point whose segment the other view lacks is left out (here: all of them -> zero loss)
+    assert float(segment_info_nce(noise[:3], noise, voxel_segment, torch.tensor([9, 9, 9]), 0.1)) == 0.0
