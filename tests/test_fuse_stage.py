@@ -229,3 +229,39 @@ def test_stage_without_points_is_a_store_error(stage_setup, tmp_path):
     stage.prepare(ctx, ["other"])
     outcome = run_scene(stage, ctx, "other")
     assert outcome.status == "failed" and "points" in outcome.error and "\n" not in outcome.error
+
+
+class VirtualViewSource:
+    """A source that makes its own frames in begin_scene and supplies their images in memory."""
+
+    dim = D
+
+    def __init__(self):
+        self.batches: list[int] = []
+
+    def identity(self) -> dict:
+        return {"source": "virtual-test"}
+
+    def begin_scene(self, scene: Scene, text) -> None:
+        template = make_scene(Path("/nonexistent"), write=False)
+        scene.frames, scene.color_intrinsic, scene.depth_intrinsic = template.frames, K, K
+
+    def frame_images(self, frame: Frame):
+        depth = np.full((H, W), 3.0, np.float32)
+        return np.zeros((H, W, 3), np.uint8), depth
+
+    def batch_features(self, frames, colors, depths):
+        self.batches.append(len(frames))
+        return [np.broadcast_to(v, (3, 4, D)).copy() for v in frame_vectors()[[int(f.name) for f in frames]]]
+
+
+def test_a_source_can_supply_its_own_frames_and_encode_batches(tmp_path, monkeypatch):
+    scene = make_scene(tmp_path / "scan", write=False)
+    scene.frames = []  # a scan without frames: the source makes virtual ones
+    source = VirtualViewSource()
+    monkeypatch.setattr(stage_mod, "make_source", lambda cfg, text: source)
+    cfg = fuse_cfg(tmp_path / "maps", mode="mean", batch_frames=2)
+    out = fuse_scene(scene, scene.xyz, cfg, encode_vocab(cfg))
+    assert out.attrs["frames_used"] == 3 and out.attrs["unreadable_frames"] == 0
+    assert source.batches == [2, 1]
+    assert out.arrays["seen"].max() == 3
