@@ -219,13 +219,13 @@ def score(
     import json
 
     from geopurify.stages.score import print_score_table, score_scenes
-    from geopurify.workflows.report import labelled_scenes
+    from geopurify.workflows.report import evaluated_scenes
     from geopurify.pipeline.store import Store
     from geopurify.workflows.run_stage import resolve_scenes
 
     cfg = _config(config, set, **{"store": store, "score.protocol": protocol})
     ids = resolve_scenes(cfg, "score", scenes)
-    ids = labelled_scenes(Store(cfg.store, create=False), ids) if not scenes else ids
+    ids = evaluated_scenes(Store(cfg.store, create=False), ids) if not scenes else ids
     result = score_scenes(cfg.store, ids, of, cfg.score.protocol, cfg.fuse.vocab,
                           cfg.run.scheduler, cfg.run.workers)
     print_score_table(result, console)

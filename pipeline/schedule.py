@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+import os
+
 import dask
 
 from .errors import ConfigError
@@ -23,8 +25,13 @@ def distributed_client(scheduler: str, workers: int | None) -> Iterator:
     from distributed import Client, LocalCluster
 
     if scheduler == "local-cluster":
-        # one thread per worker process: the stages use both cores inside torch/numpy already
-        with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+        # Dask pins worker processes to one BLAS/OpenMP thread; give them the driver's count instead,
+        # so float reductions split the same way and results equal the threaded scheduler's.
+        threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+        environ = {k: threads for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        with dask.config.set({"distributed.nanny.pre-spawn-environ":
+                              {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **environ}}), \
+                LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
             yield client
     else:

@@ -25,6 +25,15 @@ def labelled_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
             and "label" in store.group(f"scenes/{s}/points")]
 
 
+def evaluated_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
+    """Labelled scenes that were purified (training scenes are fused, never purified); all
+    labelled scenes when nothing was purified yet."""
+    labelled = labelled_scenes(store, scene_ids)
+    purified = [s for s in labelled if any(store.attrs(f"scenes/{s}/{g}").get("complete")
+                                           for g in METHODS if g != "fused")]
+    return purified or labelled
+
+
 def available_methods(store: Store, scene_ids: list[str]) -> list[str]:
     out = []
     for group in METHODS:
@@ -38,7 +47,7 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
     from geopurify.stages.score import score_scenes
 
     first = Store(stores[0], create=False)
-    scenes = labelled_scenes(first, scene_ids)
+    scenes = evaluated_scenes(first, scene_ids)
     if not scenes:
         raise StoreError(f"{stores[0]}: no labelled scene to score")
     methods = available_methods(first, scenes)

@@ -76,12 +76,17 @@ def _node(fn, *args, upstream=()):
 
 
 def _prepare(stage, ctx, scene_ids) -> Outcome:
+    """The fuse stage's run-level step: the vocabulary's text embeddings."""
+    from geopurify.stages.fuse.text import text_fingerprint, text_group_path
+
     started = time.perf_counter()
+    path = text_group_path(ctx.cfg.fuse.vocab)
+    was_done = ctx.store.is_done(path, text_fingerprint(ctx.cfg.fuse))
     try:
         stage.prepare(ctx, scene_ids)
     except Exception as exc:  # reported like a scene failure; the dependent nodes are skipped
-        return Outcome("*", f"{stage.name}-prepare", "failed", error=str(exc))
-    return Outcome("*", f"{stage.name}-prepare", "done", time.perf_counter() - started)
+        return Outcome("*", "text", "failed", error=str(exc))
+    return Outcome("*", "text", "skipped" if was_done else "done", time.perf_counter() - started)
 
 
 def _run_join(job, cfg, *args) -> Outcome:
