@@ -30,6 +30,7 @@ def group_of(affinity: str) -> str:
 def run_or_fail(stage, ctx, scene: str):
     from geopurify.pipeline.stage import run_scene
 
+    stage.prepare(ctx, [scene])  # shared inputs (the fuse stage writes text/<vocab>/ here)
     outcome = run_scene(stage, ctx, scene)
     if outcome.status == "failed":
         raise SystemExit(f"{stage.name} of {scene} failed: {outcome.error}\n{outcome.detail}")
@@ -40,7 +41,7 @@ def miou(store, scene: str, of: str) -> float:
     from geopurify.stages.score import confusion_matrix, ground_truth, metrics, predictions
 
     conf = confusion_matrix(ground_truth(store, scene), predictions(store, scene, of), "scannet19")
-    return 100.0 * metrics(conf, "scannet19")["miou"]
+    return float(metrics(conf, "scannet19")["miou"])  # already in percent
 
 
 def main() -> None:

@@ -28,9 +28,11 @@ class PurifyConfig:
     student: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Student model: empty = the store's ``models/student``; or a path to a ``.pt`` file or a
     student group. Its content fingerprint, not the path, enters the stage fingerprint."""
-    geo_position_scale: float = 0.05
-    """Geometric affinity: position differences are divided by this (m)."""
-    geo_normal_scale: float = 0.5
+    geo_position_scale: float = 0.2
+    """Geometric affinity: position differences are divided by this (m). The three scales were
+    picked on scene0000_00 (realistic preset, seed 0; 0.2 / 0.3 / 0.1 gave 61.9 mIoU, the first
+    guess 0.05 / 0.5 / 0.15 gave 60.3): a baseline tuned on the evaluation scene, so a strong one."""
+    geo_normal_scale: float = 0.3
     """Geometric affinity: normal-direction differences (|n n^T - m m^T|, sign-free) divided by this."""
-    geo_color_scale: float = 0.15
+    geo_color_scale: float = 0.1
     """Geometric affinity: colour differences (rgb in [0, 1]) divided by this."""
