@@ -74,7 +74,8 @@ def config_from_toml(path: str | Path, base: Path) -> RunConfig:
 
 
 # keys that hold filesystem paths, resolved against the config file's folder
-_PATH_KEYS = {("store",), ("dataset", "root"), ("train_dataset", "root"), ("teacher", "checkpoint")}
+_PATH_KEYS = {("store",), ("dataset", "root"), ("train_dataset", "root"), ("teacher", "checkpoint"),
+              ("teacher", "pretrain_geometry"), ("fuse", "precomputed_dir"), ("purify", "student")}
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
@@ -83,5 +84,13 @@ def _resolve_paths(data: dict, base: Path) -> None:
         for part in key[:-1]:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         value = node.get(key[-1]) if isinstance(node, dict) else None
-        if isinstance(value, str) and value and "://" not in value and not Path(value).is_absolute():
-            node[key[-1]] = str((base / value).resolve())
+        if isinstance(value, list):
+            node[key[-1]] = [_resolve(v, base) for v in value]
+        elif isinstance(value, str):
+            node[key[-1]] = _resolve(value, base)
+
+
+def _resolve(value: str, base: Path) -> str:
+    if not value or "://" in value or value.startswith("local-dir:") or Path(value).is_absolute():
+        return value
+    return str((base / value).resolve())
