@@ -11,7 +11,7 @@ Three ways to label the scene's voxels, each timed in a fresh process (so its pe
     of the cosine of the fused channels (the first D) against the text embeddings.
 (b) ``full``: pooling.pool_full: the D fused channels only (A acts channel by channel, so the
     rgb/normal channels never touch the fused ones), float64.
-(c) ``fast``: pooling.pool_fast: the C logits (+ score_rank channels for the score).
+(c) ``fast``: pooling.pool_fast: the C logits (its score is the in-vocabulary cosine, see pooling.py).
 
 Each timing covers building the graph (kd-tree kNN + softmax) from the voxel embeddings, pooling, and
 giving every point its voxel's label. Voxelisation and the affinity embeddings are shared inputs,
@@ -158,7 +158,7 @@ def main() -> None:
     p.add_argument("--k", type=int, default=96)
     p.add_argument("--steps", type=int, default=19)
     p.add_argument("--temperature", type=float, default=0.05)
-    p.add_argument("--score-rank", type=int, default=16)
+    p.add_argument("--score-rank", type=int, default=0, help="fast path: residual directions for the score")
     p.add_argument("--paths", default="direct,full,fast")
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     p.add_argument("--workdir", default="", help=argparse.SUPPRESS)

@@ -23,8 +23,11 @@ class PurifyConfig:
     """Voxel edge (m); must equal the student's training voxel size for ``affinity = student``."""
     keep_features: bool = False
     """Also write the pooled features (N, D) f16 (full-feature path, slower; needed by queries)."""
-    score_rank: int = 8
-    """Fast path only: extra channels propagated for the score's norm (see pooling.py)."""
+    score_rank: int = 0
+    """Fast path only: residual directions propagated besides the C logits to refine the score's
+    norm (see pooling.py). 0: the score is the cosine within the vocabulary's span. On
+    scene0000_00 (simulated features) 8 or 32 directions cut the mean gap to the exact score only
+    from 0.27 to 0.23 or 0.19, at 1.3x or 3.6x the pooling time."""
     student: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Student model: empty = the store's ``models/student``; or a path to a ``.pt`` file or a
     student group. Its content fingerprint, not the path, enters the stage fingerprint."""

@@ -9,14 +9,16 @@ vocabulary's text embeddings T (C, D), rows scaled to unit length (T^).
   exactly the logits of the pooled features. The cosine divides row v by |x_v| > 0, which does not
   change an argmax over c, so the labels are those of the full path (up to float64 rounding, ~1e-14
   relative, and exact ties are broken the same way by ``pick_labels``).
-  The score needs |x_v| of the pooled feature, which the logits alone do not give. The fast path
-  therefore also propagates ``score_rank`` extra channels: X projected on the leading principal
-  directions R of X's part orthogonal to the text span (estimated on a subsample of voxels). Then
-      |x_v|^2 ~= l_v^T G^+ l_v + |x_v R|^2,   G = T^ T^^T,
-  (the first term is the exact squared norm of x_v's projection on the text span). It is exact when
-  the features lie in span(T) + span(R) and otherwise underestimates the norm, so the fast score has
-  the exact score's sign and at least its magnitude (never beyond +-1). The full path gives the exact
-  score.
+  The exact score needs |x_v| of the pooled feature, which the C logits do not give (it needs all
+  D channels: the full path). The fast path's score is therefore the *in-vocabulary cosine*: the
+  best logit over the norm of x_v's projection on the span of the text embeddings,
+      |P_T x_v|^2 = l_v^T G^+ l_v,   G = T^ T^^T   (exact, from the pooled logits alone),
+  optionally refined by propagating ``score_rank`` extra channels, X projected on the leading
+  principal directions R of X's part orthogonal to the text span (estimated on a subsample of
+  voxels): |x_v|^2 ~= l_v^T G^+ l_v + |x_v R|^2. Either way the norm is a lower bound, so the fast
+  score has the exact score's sign and at least its magnitude (never beyond +-1); it equals the
+  exact score when the pooled features lie in span(T) (+ span(R)). With features kept, the stage
+  uses the full path and the score is exact.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ class PoolResult:
     labels: np.ndarray
     """(V,) int64 index into the vocabulary's rows."""
     score: np.ndarray
-    """(V,) float64 best cosine (exact on the full path; on the fast path its magnitude may be
-    overestimated, see the module doc)."""
+    """(V,) float64 best cosine (exact on the full path; the in-vocabulary cosine on the fast path,
+    see the module doc)."""
     features: np.ndarray | None = None
     """(V, D) float64 pooled features, L2-normalised (full path only)."""
 
@@ -94,7 +96,7 @@ def pool_full(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
 
 
 def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: int,
-              score_rank: int = 8) -> PoolResult:
+              score_rank: int = 0) -> PoolResult:
     """The fast path: pool the C logits (plus ``score_rank`` channels for the score's norm)."""
     t = unit_rows(text)
     c = t.shape[0]

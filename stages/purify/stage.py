@@ -5,8 +5,9 @@ source, build the k-nearest-voxel graph with softmax weights, pool ``steps`` tim
 point its voxel's result:
 
 - ``label`` (N,) int16: NYU40 id of the best class of the vocabulary the fuse stage used;
-- ``score`` (N,) float16: that class's cosine with the pooled feature (exact when features are kept,
-  else the fast path's estimate, see pooling.py);
+- ``score`` (N,) float16: that class's cosine with the pooled feature when features are kept (full
+  path); otherwise the fast path's in-vocabulary cosine, its cosine with the pooled feature's
+  projection on the span of the text embeddings (at least the exact value; see pooling.py);
 - ``feat`` (N, D) float16, only with ``keep_features``: the pooled feature, L2-normalised.
 
 Labels come from the fast path (C pooled logits) unless features are kept; both give the same labels.
@@ -127,6 +128,8 @@ class PurifyStage(SceneStage):
         attrs = {
             "affinity": affinity.kind,
             "path": "full" if cfg.keep_features else "fast",
+            "score": "cosine" if cfg.keep_features else (
+                "in-vocabulary cosine" + (f" + {cfg.score_rank} residual directions" if cfg.score_rank else "")),
             "vocab": text.vocab,
             "voxels": int(len(coords)),
             "neighbours": int(graph.neighbours.shape[1]),
