@@ -53,3 +53,27 @@ def test_student_voxel_size_mismatch_is_refused(tmp_path):
     cfg = RunConfig(store=str(tmp_path / "s.zarr"))
     outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
     assert outcome.status == "failed" and "voxel_size" in outcome.error
+
+
+def test_student_from_an_exported_file(tmp_path):
+    import torch
+
+    from geopurify.stages.distill.network import build_student
+    from geopurify.stages.distill.weights import export_student
+    from geopurify.pipeline.fingerprint import file_content_hash
+
+    write_fixture_store(tmp_path / "s.zarr")
+    torch.manual_seed(3)
+    net_cfg = {"fused_dim": 64, "in_channels": 70, "width": 16, "blocks": 1, "out_dim": 8,
+               "norm": "batch", "voxel_size": 0.02}
+    file = export_student(tmp_path / "student.pt", build_student(net_cfg).eval(),
+                          {"network": net_cfg, "fingerprint": "exported"})
+    cfg = RunConfig(store=str(tmp_path / "s.zarr"))
+    cfg.purify.k, cfg.purify.student = 24, str(file)
+    outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
+    assert outcome.status == "done", outcome.error + outcome.detail
+    attrs = Store(tmp_path / "s.zarr").attrs("scenes/scene_a/purified")
+    assert attrs["inputs"]["student"] == file_content_hash(file)
+    cfg.purify.student = str(tmp_path / "missing.pt")
+    outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
+    assert outcome.status == "failed" and "student not found" in outcome.error
