@@ -53,6 +53,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--affinities", default="geometric,student,oracle")
     p.add_argument("--student", default="", help="student .pt file or run store (for affinity student)")
+    p.add_argument("--check-determinism", action="store_true", help="run each purify twice, compare")
     p.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     args = p.parse_args()
 
@@ -88,6 +89,14 @@ def main() -> None:
                 actx = StageContext(str(path), dataclasses.replace(cfg, purify=pcfg))
                 run_or_fail(stage, actx, args.scene)
                 scores[affinity] = miou(store, args.scene, stage.name)
+                if args.check_determinism:  # the same run again, into a second group: same bytes?
+                    again = scene_stage("purify")
+                    again.name = stage.name + "_again"
+                    run_or_fail(again, actx, args.scene)
+                    same = all(store.read(f"scenes/{args.scene}/{stage.name}", a).tobytes()
+                               == store.read(f"scenes/{args.scene}/{again.name}", a).tobytes()
+                               for a in ("label", "score"))
+                    console.print(f"{preset} seed {seed} {affinity}: second run bit-identical: {same}")
                 timings[affinity] = store.attrs(f"scenes/{args.scene}/{stage.name}")["timings"]["compute_s"]
             for name, value in scores.items():
                 rows.setdefault(preset, {}).setdefault(name, []).append(value)
