@@ -36,3 +36,16 @@ def test_fingerprint_leaves_out_paths_and_scene_lists():
     fp = fingerprinted_dict(cfg.dataset)
     assert "root" not in fp and "scenes" not in fp and "kind" in fp
     assert "root" in to_dict(cfg.dataset)
+
+
+def test_paths_in_a_config_file_are_relative_to_it_but_tags_are_not(tmp_path):
+    (tmp_path / "c.toml").write_text(
+        '[fuse.openclip]\ncheckpoint = "models/vit.pt"\n[teacher]\npretrain_geometry = ["geo", "/abs"]\n')
+    cfg = load_run_config(tmp_path / "c.toml")
+    assert cfg.fuse.openclip.checkpoint == str((tmp_path / "models" / "vit.pt").resolve())
+    assert cfg.teacher.pretrain_geometry == [str((tmp_path / "geo").resolve()), "/abs"]
+    for kept in ("random", "laion2b_s34b_b88k"):
+        (tmp_path / "t.toml").write_text(f'[fuse.openclip]\ncheckpoint = "{kept}"\n')
+        assert load_run_config(tmp_path / "t.toml").fuse.openclip.checkpoint == kept
+    (tmp_path / "d.toml").write_text('[fuse.openclip]\ncheckpoint = "local-dir:w"\n')
+    assert load_run_config(tmp_path / "d.toml").fuse.openclip.checkpoint == f"local-dir:{(tmp_path / 'w').resolve()}"

@@ -75,7 +75,10 @@ def config_from_toml(path: str | Path, base: Path) -> RunConfig:
 
 # keys that hold filesystem paths, resolved against the config file's folder
 _PATH_KEYS = {("store",), ("dataset", "root"), ("train_dataset", "root"), ("teacher", "checkpoint"),
-              ("teacher", "pretrain_geometry"), ("fuse", "precomputed_dir"), ("purify", "student")}
+              ("teacher", "pretrain_geometry"), ("fuse", "precomputed_dir"), ("fuse", "cache_dir"),
+              ("purify", "student"), ("fuse", "openclip", "checkpoint")}
+# of those, keys that may also hold a name that is not a path (a model tag, ``random``)
+_TAG_KEYS = {("fuse", "openclip", "checkpoint")}
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
@@ -83,14 +86,18 @@ def _resolve_paths(data: dict, base: Path) -> None:
         node = data
         for part in key[:-1]:
             node = node.get(part, {}) if isinstance(node, dict) else {}
-        value = node.get(key[-1]) if isinstance(node, dict) else None
-        if isinstance(value, list):
-            node[key[-1]] = [_resolve(v, base) for v in value]
-        elif isinstance(value, str):
-            node[key[-1]] = _resolve(value, base)
+        if not isinstance(node, dict) or key[-1] not in node:
+            continue
+        value = node[key[-1]]
+        resolve = lambda v: _resolve(v, base, may_be_tag=key in _TAG_KEYS)  # noqa: E731
+        node[key[-1]] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
 
 
-def _resolve(value: str, base: Path) -> str:
-    if not value or "://" in value or value.startswith("local-dir:") or Path(value).is_absolute():
+def _resolve(value, base: Path, may_be_tag: bool = False):
+    if not isinstance(value, str) or not value or "://" in value or Path(value).is_absolute():
         return value
+    if value.startswith("local-dir:"):
+        return "local-dir:" + _resolve(value[len("local-dir:"):], base)
+    if may_be_tag and "/" not in value and not value.startswith(".") and not Path(value).suffix:
+        return value  # "random" or a pretrained tag
     return str((base / value).resolve())
