@@ -24,6 +24,15 @@ PRINCIPAL_POINT_SLACK = 0.2
 before the intrinsics are taken to belong to images of another size."""
 
 
+def scene_folders(root: Path) -> list[str]:
+    """Every non-hidden sub-folder: a folder that is not a valid scene fails with a reason when
+    read, rather than being skipped silently."""
+    import os
+
+    with os.scandir(root) as it:
+        return sorted(e.name for e in it if e.is_dir() and not e.name.startswith((".", "_")))
+
+
 def check_scene_name(root: Path, scene_id: str) -> None:
     """A scene id is one plain path component: no separators, not hidden, not ``..``."""
     if (not scene_id or scene_id != scene_id.strip() or "/" in scene_id or "\\" in scene_id

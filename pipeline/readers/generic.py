@@ -148,8 +148,7 @@ class GenericReader:
     image_workers: int = 2
 
     def list_scenes(self, root: Path) -> list[str]:
-        with os.scandir(root) as it:
-            return sorted(e.name for e in it if e.is_dir() and not e.name.startswith((".", "_")))
+        return checks.scene_folders(root)
 
     def source_files(self, root: Path, scene_id: str) -> list[Path]:
         return find_files(Path(root), scene_id).all()

@@ -96,10 +96,7 @@ class ScanNetReader:
     """Threads decoding images during validation."""
 
     def list_scenes(self, root: Path) -> list[str]:
-        """Every non-hidden sub-folder: a folder that is not a valid scene fails with a reason
-        rather than being skipped silently."""
-        with os.scandir(root) as it:
-            return sorted(e.name for e in it if e.is_dir() and not e.name.startswith((".", "_")))
+        return checks.scene_folders(root)
 
     def source_files(self, root: Path, scene_id: str) -> list[Path]:
         return find_files(Path(root), scene_id).all()
