@@ -277,3 +277,8 @@ def test_depth_tested_rendering_keeps_the_sensor_surface():
     depth[:] = 1.0  # the sensor sees only something else: no point is consistent, nothing labelled
     feat = src.frame_features(scene.frames[0], np.zeros((H, W, 3), np.uint8), depth)
     assert (feat @ text.embeddings.T).max() < 0.6
+
+
+def test_real_frames_are_left_to_the_stage_to_read():
+    src, text = source()
+    assert src.frame_images(Frame("0", Path("0.jpg"), Path("0.png"), camera(2.0))) is None

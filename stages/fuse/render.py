@@ -155,11 +155,11 @@ class VirtualFrame(Frame):
     """(H, W) float32 depth in metres, 0 = no point."""
 
 
-def virtual_frames(scene: Scene, n_views: int = 60, seed: int = 0, width: int = 320,
+def virtual_frames(scene: Scene, n_views: int = 120, seed: int = 0, width: int = 320,
                    hfov_deg: float = 58.0, views_per_position: int = 6) -> Scene:
     """A copy of ``scene`` with ``n_views`` virtual RGB-D frames: cameras at head height inside the
-    room (z up, as in axis-aligned scans), each position looking around at several headings, tilted
-    down; colour and depth by point splatting. Deterministic in ``seed``."""
+    room (z up, as in axis-aligned scans), each position looking around at several headings, level or
+    tilted down; colour and depth by point splatting. Deterministic in ``seed``."""
     height = int(round(width * 3 / 4))
     f = (width / 2) / np.tan(np.radians(hfov_deg) / 2)
     K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
@@ -174,7 +174,7 @@ def virtual_frames(scene: Scene, n_views: int = 60, seed: int = 0, width: int = 
         k = i % views_per_position
         # evenly spread headings with jitter, turned by a different amount at each position
         yaw = 2 * np.pi * (k + rng.uniform(-0.3, 0.3)) / views_per_position + 0.7 * (i // views_per_position)
-        pitch = np.radians(rng.uniform(-40.0, -10.0))
+        pitch = np.radians(rng.uniform(-35.0, 10.0))  # mostly level or down, as a hand-held scan
         pose = look_pose(pos, yaw, pitch)
         s = splat(xyz, pose, K, (width, height), radius)
         color = scene.rgb[np.maximum(s.index, 0)].copy()
@@ -200,7 +200,8 @@ def look_pose(position: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
 
 def _camera_positions(xyz: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` camera positions at 1.2-1.7 m above the floor, with floor below them and no point
-    within 0.8 m (inside the room, not inside furniture); relaxed step by step if the room is tight."""
+    within 0.6 m (inside the room, not inside furniture), spread over the free space by farthest-
+    point sampling (a scan's operator walks around the room); relaxed if the room is tight."""
     from geopurify.pipeline.geometry import knn
 
     floor = np.percentile(xyz[:, 2], 2)
@@ -209,17 +210,24 @@ def _camera_positions(xyz: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     floor_xy = xyz[xyz[:, 2] < floor + 0.15, :2]
     if len(floor_xy) < 10:
         floor_xy = xyz[:, :2]
-    chosen: list[np.ndarray] = []
-    clearance, floor_reach = 0.8, 0.3
-    while len(chosen) < n:
-        cand = np.column_stack([rng.uniform(lo[0], hi[0], 64), rng.uniform(lo[1], hi[1], 64),
-                                floor + rng.uniform(1.2, 1.7, 64)])
+    floor_pts = np.column_stack([floor_xy, np.zeros(len(floor_xy))])
+    valid = np.zeros((0, 3))
+    clearance, floor_reach = 0.6, 0.3
+    while len(valid) < max(4 * n, 64):
+        cand = np.column_stack([rng.uniform(lo[0], hi[0], 1024), rng.uniform(lo[1], hi[1], 1024),
+                                floor + rng.uniform(1.2, 1.7, 1024)])
         cand[:, 2] = np.minimum(cand[:, 2], max(floor + 0.5, ceiling - 0.2))
         free = knn(xyz, cand, 1)[0][:, 0] > clearance
-        over_floor = knn(np.column_stack([floor_xy, np.zeros(len(floor_xy))]),
-                         np.column_stack([cand[:, :2], np.zeros(len(cand))]), 1)[0][:, 0] < floor_reach
+        over_floor = knn(floor_pts, np.column_stack([cand[:, :2], np.zeros(len(cand))]), 1)[0][:, 0] < floor_reach
         good = cand[free & over_floor]
-        chosen.extend(good[: n - len(chosen)])
-        if not len(good):  # tight or sparse room: accept closer to things
+        valid = np.vstack([valid, good])
+        if len(good) < n:  # tight or sparse room: accept closer to things
             clearance, floor_reach = clearance * 0.8, floor_reach * 1.25
-    return np.array(chosen)
+    # farthest-point sampling in the floor plane, from a random start
+    chosen = [int(rng.integers(len(valid)))]
+    dist = np.linalg.norm(valid[:, :2] - valid[chosen[0], :2], axis=1)
+    while len(chosen) < n:
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(valid[:, :2] - valid[nxt, :2], axis=1))
+    return valid[chosen]

@@ -1,8 +1,9 @@
 """The simulated 2D source: ground-truth labels rendered into each view, degraded as a VLM errs.
 
 A benchmark tool for machines without real 2D weights (design.md section 3), never the default.
-Per view: the labelled points are splatted with a z-buffer at ``render_factor`` x the coarse grid;
-then, drawn afresh in every view, whole segments are swapped to confusable classes, unlabelled
+Per view: the labelled points are rendered at ``render_factor`` x the coarse grid (depth-tested
+against the frame's depth like the fuse stage's visibility, then splatted with a z-buffer, gaps taking
+the nearest label; without depth, the z-buffer alone with wider discs); then, drawn afresh in every view, whole segments are swapped to confusable classes, unlabelled
 segments get hallucinated classes, the labels are averaged into a coarse grid of text embeddings
 (bilinear sampling of that grid by the fuse stage bleeds across boundaries) and noise is added.
 View-consistent errors are drawn once per scene, per (class, world region of ``region_size``): the
@@ -51,7 +52,6 @@ class SimulatedSource:
         self.dim = int(text.embeddings.shape[1])
         self._set_text(text)
         self._scene: _SceneState | None = None
-        self._depth_scale = 1000.0
 
     def identity(self) -> dict:
         return {"kind": "simulated", "params": dataclasses.asdict(self.cfg), "vocab": self.text.vocab,
@@ -87,7 +87,6 @@ class SimulatedSource:
             scene.depth_intrinsic, scene.depth_scale = virtual.depth_intrinsic, virtual.depth_scale
         if scene.color_intrinsic is None:
             raise InputError(scene.root, "no colour intrinsics: the simulated source cannot render the views")
-        self._depth_scale = scene.depth_scale
         if text is not self.text:
             self._set_text(text)
         cfg = self.cfg
@@ -134,17 +133,12 @@ class SimulatedSource:
         return c
 
     # ---- per frame -----------------------------------------------------------------------
-    def frame_images(self, frame: Frame) -> tuple[np.ndarray, np.ndarray | None]:
-        """(colour, depth in metres or None) of a frame: in memory for a virtual view, read from
-        its files otherwise (the fuse stage asks the source when the source can answer)."""
+    def frame_images(self, frame: Frame) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """(colour, depth in metres or None) of a virtual view, from memory; None for a real frame
+        (the fuse stage then reads its files)."""
         if isinstance(frame, render.VirtualFrame):
             return frame.color, (frame.depth if self.use_depth else None)
-        from geopurify.stages.fuse.stage import read_color, read_depth
-
-        depth = None
-        if self.use_depth and frame.depth_path is not None:
-            depth = read_depth(frame, self._depth_scale)
-        return read_color(frame), depth
+        return None
 
     def frame_features(self, frame: Frame, color: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
         if self._scene is None:

@@ -47,7 +47,7 @@ class SimulatedConfig:
     noise_std: float | None = None
     """Per-view Gaussian feature noise per grid cell, along any direction, in units of the median
     distance between two class text embeddings (so it means the same for any text encoder)."""
-    virtual_views: int = 60
+    virtual_views: int = 120
     """Views rendered for a scan without frames (point clouds): cameras inside the room."""
     virtual_width: int = 320
     """Width (px) of a virtual view; its height is 3/4 of it."""
