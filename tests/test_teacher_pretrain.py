@@ -122,3 +122,28 @@ def test_info_nce_is_low_for_matching_embeddings_and_masks_excluded_negatives():
     # with every negative excluded only the positive is left: loss 0
     everything = ~torch.eye(64, dtype=torch.bool)
     assert float(info_nce(z, z, 0.1, exclude=everything)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_pretrains_from_a_store_and_picks_its_scenes(tmp_path):
+    from geopurify.pipeline.errors import ConfigError
+    from geopurify.pipeline.fingerprint import digest
+    from geopurify.pipeline.store import Store
+    from geopurify.stages.teacher.data import StoreScenes
+    from geopurify.stages.teacher.pretrain import geometry_sources
+
+    store = Store(tmp_path / "s")
+    for i, name in enumerate(["room_a", "room_b", "scene0000_00"]):
+        xyz, rgb, normal, label = box_room(i, 1500)
+        store.write_group(Store.scene_group_path(name, "points"),
+                          {"xyz": xyz, "rgb": rgb, "normal": normal, "label": label},
+                          {"fingerprint": digest(name)})
+    picked = geometry_sources([str(tmp_path / "s")], ["room_*"])
+    assert isinstance(picked, StoreScenes) and picked.scenes == ["room_a", "room_b"]
+    with pytest.raises(ConfigError):
+        geometry_sources([str(tmp_path / "s"), str(tmp_path)], None)
+    every = geometry_sources([str(tmp_path / "s")], None)
+    assert every.scenes == ["room_a", "room_b", "scene0000_00"]
+    out = pretrain_teacher(every, tmp_path / "t.pt", recipe=tiny_recipe(1), progress=False)
+    # the evaluation scene is left out by default: two steps in the one epoch
+    assert len(_history(out)) == 2
+    assert torch.load(out, weights_only=False)["made_by"]["scans"] == ["room_a", "room_b"]

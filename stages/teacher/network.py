@@ -1,8 +1,11 @@
 """The ``ssl`` teacher network: a sparse-convolution U-Net on the 2 cm grid (design.md section 4).
 
-Input per voxel (9 channels, the voxel means of its points): position relative to the scene (x and y
-minus their mean, z minus the lowest point, so z is height above the floor), colour in [0, 1] and the
-unit normal. Output: an L2-normalised embedding per voxel, mapped back to every point by the caller.
+Input: the occupied 2 cm voxels (their grid positions are the sparse tensor's structure, so xyz shapes
+every convolution) with 7 channels per voxel, the means of its points: height above the scan's
+lowest point, colour in [0, 1] and the unit normal. Horizontal position is left out of the channels
+on purpose: after the random turns and crops of pretraining it only says where a crop happened to be
+centred, and at inference on a whole room it would take values never seen in training.
+Output: an L2-normalised embedding per voxel, mapped back to every point by the caller.
 
 Shape: a stem conv, then per level ``blocks`` residual blocks, a stride-2 down conv between levels;
 the decoder goes back up with inverse convs, concatenates the encoder's features of that level and
@@ -22,7 +25,7 @@ from torch import nn
 from geopurify.pipeline.geometry import voxel_mean, voxelize
 from geopurify.stages import sparse
 
-IN_CHANNELS = 9
+IN_CHANNELS = 7
 
 
 @dataclass
@@ -64,7 +67,7 @@ class TeacherUNet(nn.Module):
         self.head = nn.Linear(ch[0], cfg.out_channels)
 
     def forward(self, x):
-        """SparseConvTensor (V, 9) -> L2-normalised embeddings (V, out_channels), rows in input order."""
+        """SparseConvTensor (V, 7) -> L2-normalised embeddings (V, out_channels), rows in input order."""
         x = self.stem(x)
         skips = []
         for level, encoder in enumerate(self.encoders):
@@ -87,17 +90,37 @@ def build_network(cfg: NetworkConfig, device: str | torch.device = "cpu") -> Tea
 
 def voxel_inputs(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray,
                  voxel_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Voxel coords (V,3) int32, network inputs (V,9) float32 and each point's voxel (N,) int64.
+    """Voxel coords (V,3) int32, network inputs (V,7) float32 and each point's voxel (N,) int64.
     One code path for pretraining views and for inference."""
     coords, p2v = voxelize(xyz, voxel_size)
     colour = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
-    rel = np.asarray(xyz, dtype=np.float32).copy()
-    rel[:, :2] -= rel[:, :2].mean(axis=0)
-    rel[:, 2] -= rel[:, 2].min()
-    feats = voxel_mean(np.concatenate([rel, colour, normal], axis=1), p2v, len(coords))
-    norms = np.linalg.norm(feats[:, 6:9], axis=1, keepdims=True)
-    feats[:, 6:9] = np.divide(feats[:, 6:9], norms, out=np.zeros_like(feats[:, 6:9]), where=norms > 1e-6)
+    z = np.asarray(xyz, dtype=np.float32)[:, 2:3]
+    height = z - z.min() if len(z) else z
+    feats = voxel_mean(np.concatenate([height, colour, normal], axis=1), p2v, len(coords))
+    n = feats[:, 4:7]
+    norms = np.linalg.norm(n, axis=1, keepdims=True)
+    feats[:, 4:7] = np.divide(n, norms, out=np.zeros_like(n), where=norms > 1e-6)
     return coords, feats, p2v
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(model: TeacherUNet, scenes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Replace the batch-norm running statistics by their exact average over whole, unaugmented
+    scenes (xyz, rgb, normal): what inference will see. The running averages gathered during
+    training lag behind the weights (and follow augmented crops)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    device = next(model.parameters()).device
+    model.train()
+    for xyz, rgb, normal in scenes:
+        coords, feats, _ = voxel_inputs(xyz, rgb, normal, model.cfg.voxel_size)
+        model(sparse.sparse_tensor(coords, torch.from_numpy(feats).to(device)))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.eval()
 
 
 @torch.no_grad()

@@ -12,6 +12,8 @@ Recipe (PointContrast / masked-scene-contrast family):
   closer than ``negative_exclusion`` metres in the scan are not used as negatives (neighbours on one
   surface need not be pushed apart).
 - AdamW, linear warm-up then cosine decay, one scan per step, every scan once per epoch.
+- At the end the batch-norm statistics are recomputed exactly over the whole, unaugmented scans
+  (what inference sees), before the checkpoint is written.
 
 Reproducible and resumable: every random draw comes from ``np.random.default_rng([seed, epoch,
 step])`` and weights from ``torch.manual_seed(seed)``, and the training state (weights, optimiser,
@@ -74,6 +76,10 @@ class PretrainRecipe:
     """Smallest segment (points); smaller ones merge into a neighbour."""
     segment_colour_weight: float = 0.5
     """Weight of CIELAB colour distance against normal disagreement in segment edges."""
+    cluster_weight: float = 0.0
+    """Weight of the swapped-prediction clustering loss (SwAV-style, learnt prototypes)."""
+    prototypes: int = 64
+    """Number of learnt prototypes of the clustering loss."""
 
 
 PRESETS: dict[str, PretrainRecipe] = {
@@ -104,14 +110,12 @@ def output_paths(out: Path) -> dict[str, Path]:
 def pretrain_teacher(geometry: list[Path] | StoreScenes, out: Path, preset: str = "cpu",
                      epochs: int | None = None, seed: int = 0, resume: bool = True,
                      progress: bool = True, exclude: tuple[str, ...] = EVALUATION_SCENES,
-                     recipe: PretrainRecipe | None = None, device: str = "cpu",
-                     stop_after_steps: int | None = None) -> Path:
+                     recipe: PretrainRecipe | None = None, device: str = "cpu") -> Path:
     """Pretrain the teacher on the scans in ``geometry`` and write the checkpoint ``out``.
 
     ``recipe`` replaces the preset (tests use tiny ones). ``resume`` continues from ``out``'s
     training state when it was made with the same recipe, seed and scans (else it refuses; pass
-    ``resume=False`` to start over). ``stop_after_steps`` ends early without writing the final
-    checkpoint (for tests of resumption). Returns ``out``."""
+    ``resume=False`` to start over). Returns ``out``."""
     import torch
 
     recipe = recipe or recipe_for(preset, epochs)
@@ -133,14 +137,19 @@ def pretrain_teacher(geometry: list[Path] | StoreScenes, out: Path, preset: str 
     from .network import build_network
 
     model = build_network(recipe.network, device)
-    optim = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    # the clustering loss's prototypes train with the network but are not part of the teacher
+    protos = torch.nn.Linear(recipe.network.out_channels, recipe.prototypes, bias=False).to(device)
+    params = list(model.parameters()) + (list(protos.parameters()) if recipe.cluster_weight > 0 else [])
+    optim = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     history: list[float] = []
-    start_epoch = 0
+    start_epoch, seconds_before = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
+        protos.load_state_dict(state["protos"])
         optim.load_state_dict(state["optim"])
         history = list(state["history"])
         start_epoch = int(state["epoch"])
+        seconds_before = float(state.get("seconds", 0.0))
 
     scans = [load_scan(s) for s in sources]
     segments = [_segments(scan, recipe) for scan in scans]
@@ -156,17 +165,21 @@ def pretrain_teacher(geometry: list[Path] | StoreScenes, out: Path, preset: str 
                 global_step = epoch * steps_per_epoch + step
                 _set_lr(optim, recipe, global_step, total)
                 rng = np.random.default_rng([seed, epoch, step])
-                loss = _train_step(model, optim, scans[which], segments[which], recipe, rng, device)
+                loss = _train_step(model, protos, optim, scans[which], segments[which], recipe, rng,
+                                   device)
                 history.append(loss)
                 bar.advance(epoch, loss)
-                if stop_after_steps is not None and global_step + 1 >= stop_after_steps:
-                    return paths["checkpoint"]
-            _save_state(paths["state"], identity, epoch + 1, model, optim, history)
+            seconds = seconds_before + time.perf_counter() - started
+            _save_state(paths["state"], identity, epoch + 1, model, protos, optim, history, seconds)
             _write_curve(paths, history, steps_per_epoch)
             bar.epoch_done(epoch, recipe.epochs, history[-steps_per_epoch:])
     finally:
         bar.close()
-    save_checkpoint(model, paths["checkpoint"], {**identity, "seconds": round(time.perf_counter() - started, 1)})
+    from .network import recalibrate_batch_norm
+
+    recalibrate_batch_norm(model, [(s.xyz, s.rgb, s.normal) for s in scans])
+    seconds = seconds_before + time.perf_counter() - started
+    save_checkpoint(model, paths["checkpoint"], {**identity, "train_seconds": round(seconds, 1)})
     return paths["checkpoint"]
 
 
@@ -260,7 +273,35 @@ def _segments(scan: Scan, recipe: PretrainRecipe) -> np.ndarray | None:
                         colour_weight=recipe.segment_colour_weight, min_size=recipe.segment_min_size)
 
 
-def _train_step(model, optim, scan: Scan, segment: np.ndarray | None, recipe: PretrainRecipe,
+def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
+    """Soft assignments (B,K) of B points to K prototypes with equal total mass per prototype
+    (SwAV's equipartition), from scores (B,K); no gradient."""
+    import torch
+
+    with torch.no_grad():
+        q = torch.exp((scores - scores.max()) / epsilon).T  # (K,B)
+        q /= q.sum()
+        k, b = q.shape
+        for _ in range(iterations):
+            q /= q.sum(dim=1, keepdim=True) * k
+            q /= q.sum(dim=0, keepdim=True) * b
+        return (q * b).T
+
+
+def cluster_loss(za, zb, protos, temperature: float):
+    """Swapped prediction: each view's prototype assignment predicts the other view's."""
+    import torch
+
+    with torch.no_grad():
+        protos.weight.copy_(torch.nn.functional.normalize(protos.weight, dim=1))
+    sa, sb = protos(za), protos(zb)
+    qa, qb = sinkhorn(sa.detach()), sinkhorn(sb.detach())
+    la = torch.log_softmax(sa / temperature, dim=1)
+    lb = torch.log_softmax(sb / temperature, dim=1)
+    return -0.5 * ((qb * la).sum(dim=1).mean() + (qa * lb).sum(dim=1).mean())
+
+
+def _train_step(model, protos, optim, scan: Scan, segment: np.ndarray | None, recipe: PretrainRecipe,
                 rng: np.random.Generator, device: str) -> float:
     import torch
 
@@ -284,6 +325,8 @@ def _train_step(model, optim, scan: Scan, segment: np.ndarray | None, recipe: Pr
             exclude = torch.cdist(p, p) < recipe.negative_exclusion
             exclude.fill_diagonal_(False)
         loss = loss + recipe.point_weight * info_nce(za, zb, recipe.temperature, exclude)
+    if recipe.cluster_weight > 0:
+        loss = loss + recipe.cluster_weight * cluster_loss(za, zb, protos, recipe.temperature)
     if recipe.segment_weight > 0:
         va = len(inputs[0][0])
         vox_seg = [_voxel_segments(segment[v.index], inp[2], len(inp[0])) for v, inp in zip(views, inputs)]
@@ -326,9 +369,11 @@ def save_checkpoint(model, path: Path, recipe_info: dict) -> None:
     _atomic_torch_save(payload, path)
 
 
-def _save_state(path: Path, identity: dict, epoch: int, model, optim, history: list[float]) -> None:
+def _save_state(path: Path, identity: dict, epoch: int, model, protos, optim, history: list[float],
+                seconds: float) -> None:
     _atomic_torch_save({"identity": digest(identity), "epoch": epoch, "model": model.state_dict(),
-                        "optim": optim.state_dict(), "history": history}, path)
+                        "protos": protos.state_dict(), "optim": optim.state_dict(), "history": history,
+                        "seconds": seconds}, path)
 
 
 def _load_state(path: Path, identity: dict) -> dict | None:
