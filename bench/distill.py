@@ -137,6 +137,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5, help="timed steps per preset")
     p.add_argument("--paper-speed", action="store_true", help="also time the paper preset (slow on CPU)")
     p.add_argument("--skip-training", action="store_true", help="reuse <out-dir>/student_<mode>.pt")
+    p.add_argument("--speed-only", action="store_true", help="only the step speed table")
     p.add_argument("--json", default="", help="write all figures here")
     p.add_argument("--speed", help=argparse.SUPPRESS)
     p.add_argument("--scene", help=argparse.SUPPRESS)
@@ -173,6 +174,8 @@ def main() -> None:
         table.add_row(r["preset"], f"{r['parameters'] / 1e6:.2f}M", str(r["points"]), str(r["voxels"]),
                       str(r["anchors"]), f"{r['step_s']:.2f}", f"{r['steps_per_s']:.2f}", f"{r['peak_rss_gib']:.2f}")
     console.print(table)
+    if args.speed_only:
+        return
 
     students = {m: Path(args.out_dir) / f"student_{m}.pt" for m in MODES}
     if not args.skip_training:

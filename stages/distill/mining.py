@@ -55,6 +55,22 @@ def spatial_neighbours(xyz: np.ndarray, anchors: np.ndarray, k: int) -> np.ndarr
     return np.take_along_axis(idx, order, axis=1)
 
 
+def _voxel_members(point_to_voxel: np.ndarray):
+    """A function from voxel ids (c,) to the points of each voxel (c, largest count) int64, short
+    rows padded with their voxel's first point."""
+    order = np.argsort(point_to_voxel, kind="stable")
+    counts = np.bincount(point_to_voxel)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    def members(voxels: np.ndarray) -> np.ndarray:
+        n = counts[voxels]
+        width = np.arange(int(n.max()))
+        offsets = starts[voxels][:, None] + np.where(width[None, :] < n[:, None], width[None, :], 0)
+        return order[offsets]
+
+    return members
+
+
 def unit_rows(features: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Rows L2-normalised, float32 (zero rows stay zero)."""
     t = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features)
@@ -76,7 +92,7 @@ def mine(teacher_unit: torch.Tensor, xyz: np.ndarray, anchors: torch.Tensor, *,
     local_negatives = min(local_negatives, neighbours, n - 1)
     anchors_np = anchors.numpy()
     nbrs = torch.from_numpy(spatial_neighbours(xyz, anchors_np, neighbours))
-    voxel = torch.from_numpy(np.asarray(point_to_voxel)) if point_to_voxel is not None else None
+    members = _voxel_members(np.asarray(point_to_voxel)) if positive == "outside-voxel" else None
 
     positives, negatives, pos_sim = [], [], []
     for start in range(0, len(anchors), chunk):
@@ -92,16 +108,17 @@ def mine(teacher_unit: torch.Tensor, xyz: np.ndarray, anchors: torch.Tensor, *,
         scene_neg = torch.topk(sims, scene_negatives, dim=1, largest=False, sorted=True).indices
 
         sims[rows, a] = -float("inf")  # nor its own positive
-        if voxel is not None and positive == "outside-voxel":
-            own = voxel[None, :] == voxel[a][:, None]
-            candidate = sims.masked_fill(own, -float("inf"))
-            best, pos = candidate.max(dim=1)
-            # an anchor whose voxel holds every point has no outside point: fall back to the paper's
-            lonely = torch.isinf(best)
-            if lonely.any():
-                best[lonely], pos[lonely] = sims[lonely].max(dim=1)
-        else:
-            best, pos = sims.max(dim=1)
+        if members is not None:
+            # knock out the anchor's voxel-mates: a few entries per row, not a dense c x N mask
+            own = torch.from_numpy(members(np.asarray(point_to_voxel)[a.numpy()]))
+            sims[rows[:, None].expand_as(own), own] = -float("inf")
+        best, pos = sims.max(dim=1)
+        lonely = torch.isinf(best)
+        if lonely.any():
+            # an anchor whose voxel holds every point has no outside point: the paper's positive
+            again = teacher_unit[a[lonely]] @ teacher_unit.T
+            again[torch.arange(len(again)), a[lonely]] = -float("inf")
+            best[lonely], pos[lonely] = again.max(dim=1)
         positives.append(pos)
         pos_sim.append(best)
         negatives.append(torch.cat([scene_neg, local_neg], dim=1))
