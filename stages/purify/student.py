@@ -27,6 +27,8 @@ def student_location(cfg: PurifyConfig, store) -> tuple[str, str]:
     """(``store`` | ``file``, path) of the configured student."""
     if not cfg.student:
         return "store", store.path
+    if store is not None and cfg.student == store.path:
+        return "store", store.path
     path = Path(cfg.student)
     if path.is_file():
         return "file", str(path)
@@ -42,7 +44,7 @@ def student_fingerprint(cfg: PurifyConfig, store) -> str:
         return file_content_hash(where)
     from geopurify.pipeline.store import Store
 
-    other = store if where == store.path else Store(where, create=False)
+    other = store if store is not None and where == store.path else Store(where, create=False)
     attrs = other.require_done(MODEL_GROUP, "the trained student (run `distill`)")
     return str(attrs["fingerprint"])
 
@@ -64,8 +66,8 @@ class StudentAffinity:
     kind = "student"
 
     def __init__(self, cfg: PurifyConfig, store):
-        if store is None:
-            raise ConfigError("the student affinity needs the run store to find the student")
+        if store is None and not cfg.student:
+            raise ConfigError("purify.student: no run store to find models/student in; give a path")
         self.cfg = cfg
         self.store = store
         self.model = load_student(cfg, store)
