@@ -136,3 +136,33 @@ def test_augmentation_keeps_neighbours_and_inference_is_deterministic(tmp_path):
     net.train()  # even a model left in training mode embeds deterministically (eval inside)
     runs = [student_embeddings(net, d["xyz"], d["rgb"], d["normal"], d["fused"]) for _ in range(2)]
     assert np.array_equal(runs[0][2], runs[1][2]) and net.training
+
+
+
+def test_current_fingerprints_refuse_a_fused_group_made_with_another_config(tmp_path):
+    """Real ingest, fuse and teacher stages on one small synthetic scene; then the fuse config
+    changes and distill's check, given the current fingerprints, names the stale group."""
+    import dataclasses
+
+    from geopurify.pipeline.stage import StageContext, run_scene
+    from geopurify.pipeline.synthetic import generate_scene
+    from geopurify.stages.distill.scenes import check_training_scene, current_fingerprints
+    from geopurify.workflows.config import load_run_config
+    from geopurify.workflows.registry import scene_stage
+
+    generate_scene(tmp_path / "data", "syn", seed=3, num_frames=4)
+    cfg = load_run_config(None, [f"store={str(tmp_path / 's.zarr')!r}", "dataset.kind='scannet'",
+                                 f"dataset.root={str(tmp_path / 'data')!r}", "teacher.kind='geometric'"],
+                          search_cwd=False)
+    ctx = StageContext(cfg.store, cfg)
+    for command in ("ingest", "fuse", "teacher"):
+        stage = scene_stage(command)
+        stage.prepare(ctx, ["syn"])
+        outcome = run_scene(stage, ctx, "syn")
+        assert outcome.status == "done", outcome.error + outcome.detail
+    store = Store(cfg.store)
+    check_training_scene(store, "syn", current_fingerprints(cfg, cfg.store, ["syn"]))  # current: fine
+
+    changed = dataclasses.replace(cfg, fuse=dataclasses.replace(cfg.fuse, depth_tolerance=0.1))
+    with pytest.raises(StoreError, match=r"'syn' has a stale fused group"):
+        check_training_scene(store, "syn", current_fingerprints(changed, cfg.store, ["syn"]))

@@ -94,3 +94,16 @@ def load_training_scene(store: Store, scene: str) -> TrainingScene:
                          f"teacher ({teacher.shape[0]}) disagree on the number of points")
     return TrainingScene(scene, xyz, store.read(pts, "rgb").astype(np.uint8),
                          store.read(pts, "normal").astype(np.float32), fused, unit_rows(teacher))
+
+
+def current_fingerprints(run_cfg, store_path: str, scenes: list[str]) -> dict[str, dict[str, str]]:
+    """What the fuse and teacher stages would fingerprint each scene's groups as under ``run_cfg``
+    (a ``RunConfig``): pass it to ``distill(expected=...)`` so a group made with another fuse or
+    teacher config (or code version) is refused as stale. Cheap: hashes, no features computed."""
+    from geopurify.pipeline.stage import StageContext
+    from geopurify.stages.fuse.stage import FuseStage
+    from geopurify.stages.teacher.stage import TeacherStage
+
+    ctx = StageContext(store_path, run_cfg)
+    fuse, teacher = FuseStage(), TeacherStage()
+    return {s: {"fused": fuse.fingerprint(ctx, s), "teacher": teacher.fingerprint(ctx, s)} for s in scenes}
