@@ -184,7 +184,13 @@ def distill(
     scenes = list(train_scenes or cfg.distill.train_scenes or cfg.train_dataset.scenes)
     if not cfg.store:
         _fail("no store: pass --store or set store in the config")
-    summary = run_distill(cfg.store, scenes, cfg.distill, out=out, resume=not restart, force=force)
+    from geopurify.pipeline.selection import select_scenes as pick
+    from geopurify.pipeline.store import Store
+    from geopurify.stages.distill.scenes import current_fingerprints
+
+    ids = pick(scenes, Store(cfg.store, create=False).scene_ids(), cfg.store)
+    summary = run_distill(cfg.store, ids, cfg.distill, out=out, resume=not restart, force=force,
+                          expected=current_fingerprints(cfg, cfg.store, ids))
     console.print(f"distill: {summary['status']}; student in {cfg.store}/{summary['model_group']}"
                            + (f"; exported to {summary['out']}" if summary.get("out") else "")
                            + (f"; loss curve {summary['loss_curve']}" if summary["status"] == "done" else ""),

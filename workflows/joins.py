@@ -36,8 +36,11 @@ def teacher_checkpoint(cfg: RunConfig) -> str:
 
 def distill_student(cfg: RunConfig, train_ids: list[str], force: bool, upstream: list) -> str:
     _check_upstream(upstream)
+    from geopurify.stages.distill.scenes import current_fingerprints
     from geopurify.stages.distill.train import distill
 
+    expected = current_fingerprints(cfg, cfg.store, train_ids)  # refuse groups made by another config
     # no progress bar of its own: the workflow's display is already live
-    summary = distill(cfg.store, train_ids, cfg.distill, resume=not force, force=force, progress=False)
+    summary = distill(cfg.store, train_ids, cfg.distill, resume=not force, force=force, progress=False,
+                      expected=expected)
     return "skipped" if summary.get("status") == "skipped" else "done"
