@@ -1,23 +1,24 @@
 """Pooling over the voxel graph: the full-feature path and the exact fast path for labels.
 
 Both paths start from the voxel features X (V, D) (voxel means of the lifted features) and the
-vocabulary's text embeddings T (C, D), rows scaled to unit length (T^).
+vocabulary's text embeddings scaled to unit rows, U (C, D). A is the (V, V) affinity matrix, s the
+number of steps, ' a transpose.
 
 - Full path: X <- A X, ``steps`` times, in float64; label = argmax_c cos(x_v, t_c); score = that best
   cosine; features = the pooled rows, L2-normalised.
-- Fast path: A is linear, so A^T (X T^^T) = (A^T X) T^^T: propagating the C logits L = X T^^T gives
-  exactly the logits of the pooled features. The cosine divides row v by |x_v| > 0, which does not
+- Fast path: matrix products associate, so A^s (X U') = (A^s X) U': propagating the C logits
+  L = X U' gives exactly the logits of the pooled features. The cosine divides row v by |x_v| > 0, which does not
   change an argmax over c, so the labels are those of the full path (up to float64 rounding, ~1e-14
   relative, and exact ties are broken the same way by ``pick_labels``).
   The exact score needs |x_v| of the pooled feature, which the C logits do not give (it needs all
   D channels: the full path). The fast path's score is therefore the *in-vocabulary cosine*: the
   best logit over the norm of x_v's projection on the span of the text embeddings,
-      |P_T x_v|^2 = l_v^T G^+ l_v,   G = T^ T^^T   (exact, from the pooled logits alone),
+      |P_U x_v|^2 = l_v G^+ l_v',   G = U U'   (exact, from the pooled logits l_v alone),
   optionally refined by propagating ``score_rank`` extra channels, X projected on the leading
   principal directions R of X's part orthogonal to the text span (estimated on a subsample of
-  voxels): |x_v|^2 ~= l_v^T G^+ l_v + |x_v R|^2. Either way the norm is a lower bound, so the fast
+  voxels): |x_v|^2 ~= l_v G^+ l_v' + |x_v R|^2. Either way the norm is a lower bound, so the fast
   score has the exact score's sign and at least its magnitude (never beyond +-1); it equals the
-  exact score when the pooled features lie in span(T) (+ span(R)). With features kept, the stage
+  exact score when the pooled features lie in span(U) (+ span(R)). With features kept, the stage
   uses the full path and the score is exact.
 """
 
