@@ -4,12 +4,12 @@ Both paths start from the voxel features X (V, D) (voxel means of the lifted fea
 vocabulary's text embeddings scaled to unit rows, U (C, D). A is the (V, V) affinity matrix, s the
 number of steps, ' a transpose.
 
-- Full path: X <- A X, ``steps`` times, in float64; label = argmax_c cos(x_v, t_c); score = that best
+- Full path: X <- A X, ``steps`` times, in float64; label = argmax_c cos(x_v, u_c); score = that best
   cosine; features = the pooled rows, L2-normalised.
 - Fast path: matrix products associate, so A^s (X U') = (A^s X) U': propagating the C logits
-  L = X U' gives exactly the logits of the pooled features. The cosine divides row v by |x_v| > 0, which does not
-  change an argmax over c, so the labels are those of the full path (up to float64 rounding, ~1e-14
-  relative, and exact ties are broken the same way by ``pick_labels``).
+  L = X U' gives exactly the logits of the pooled features. The cosine divides row v by |x_v| > 0,
+  which does not change an argmax over c, so the labels are those of the full path (up to float64
+  rounding, ~1e-14 relative; exact ties are broken the same way by ``pick_labels``).
   The exact score needs |x_v| of the pooled feature, which the C logits do not give (it needs all
   D channels: the full path). The fast path's score is therefore the *in-vocabulary cosine*: the
   best logit over the norm of x_v's projection on the span of the text embeddings,
