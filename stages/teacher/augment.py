@@ -22,6 +22,10 @@ class View:
     """(M, 3) float32 normals, rotated with the points (zero where masked)."""
     index: np.ndarray
     """(M,) int64 index of each point in the original scan."""
+    masked: np.ndarray | None = None
+    """(M,) bool: colour and normal hidden by ``mask_cells`` (None before masking)."""
+    target: np.ndarray | None = None
+    """(M, 6) float32 colour and normal before masking (what a reconstruction head should give)."""
 
 
 @dataclass
@@ -54,15 +58,15 @@ class AugmentConfig:
 
 def make_view(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray, centre: np.ndarray,
               cfg: AugmentConfig, rng: np.random.Generator) -> View:
-    """One augmented view of a scan: crop, drop, colour jitter, mask, rotate/scale/flip, jitter."""
+    """One augmented view of a scan: crop, drop, colour jitter, rotate/scale/flip, jitter, mask."""
     colour = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
     view = View(xyz.astype(np.float32), colour, normal.astype(np.float32), np.arange(len(xyz)))
     view = crop(view, centre, cfg, rng)
     view = drop(view, cfg.drop, rng)
     view = colour_jitter(view, cfg, rng)
-    view = mask_cells(view, cfg.mask_cell, cfg.mask_ratio, rng)
     view = rotate_scale_flip(view, cfg, rng)
-    return position_jitter(view, cfg.jitter, rng)
+    view = position_jitter(view, cfg.jitter, rng)
+    return mask_cells(view, cfg.mask_cell, cfg.mask_ratio, rng)
 
 
 def crop(view: View, centre: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> View:
@@ -89,8 +93,9 @@ def colour_jitter(view: View, cfg: AugmentConfig, rng: np.random.Generator) -> V
 
 def mask_cells(view: View, cell: float, ratio: float, rng: np.random.Generator) -> View:
     """Zero colour and normal in a random share of grid cells (masked-scene-contrast style)."""
+    target = np.concatenate([view.rgb, view.normal], axis=1)
     if ratio <= 0 or len(view.index) == 0:
-        return view
+        return replace(view, masked=np.zeros(len(view.index), bool), target=target)
     cells = np.floor(view.xyz / cell).astype(np.int64)
     _, inverse = np.unique(cells, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -99,7 +104,7 @@ def mask_cells(view: View, cell: float, ratio: float, rng: np.random.Generator) 
     rgb, normal = view.rgb.copy(), view.normal.copy()
     rgb[hit] = 0.0
     normal[hit] = 0.0
-    return replace(view, rgb=rgb, normal=normal)
+    return replace(view, rgb=rgb, normal=normal, masked=hit, target=target)
 
 
 def rotate_scale_flip(view: View, cfg: AugmentConfig, rng: np.random.Generator) -> View:
@@ -125,4 +130,5 @@ def position_jitter(view: View, sigma: float, rng: np.random.Generator) -> View:
 
 
 def _select(view: View, keep: np.ndarray) -> View:
+    # used before masking only, so masked/target are not carried
     return View(view.xyz[keep], view.rgb[keep], view.normal[keep], view.index[keep])
