@@ -147,3 +147,25 @@ def test_pretrains_from_a_store_and_picks_its_scenes(tmp_path):
     # the evaluation scene is left out by default: two steps in the one epoch
     assert len(_history(out)) == 2
     assert torch.load(out, weights_only=False)["made_by"]["scans"] == ["room_a", "room_b"]
+
+
+def test_sinkhorn_spreads_mass_evenly_and_the_optional_losses_train(tmp_path):
+    from dataclasses import replace
+
+    from geopurify.stages.teacher.pretrain import sinkhorn
+
+    scores = torch.rand(256, 8, generator=torch.Generator().manual_seed(0)) * 0.5
+    scores[:, 0] += 0.5  # cosine-like scores: every point prefers prototype 0 ...
+    q = sinkhorn(scores, iterations=10)
+    torch.testing.assert_close(q.sum(dim=1), torch.ones(256), rtol=1e-3, atol=1e-3)
+    # ... yet each prototype ends up with about an eighth of the mass
+    torch.testing.assert_close(q.sum(dim=0) / 256, torch.full((8,), 1 / 8), rtol=0.05, atol=0.01)
+
+    scans = write_scans(tmp_path / "scans", count=2)
+    recipe = replace(tiny_recipe(2), point_weight=0.5, negative_exclusion=0.1, cluster_weight=0.5,
+                     reconstruct_weight=1.0)
+    out = pretrain_teacher([scans], tmp_path / "t.pt", recipe=recipe, progress=False)
+    loss = _history(out)
+    assert len(loss) == 4 and np.all(np.isfinite(loss))
+    state = torch.load(output_paths(out)["state"], weights_only=False)
+    assert set(state) >= {"model", "protos", "recon", "optim", "history"}

@@ -1,16 +1,24 @@
 """Self-supervised pretraining of the ``ssl`` teacher on unlabelled scans (design.md section 4).
 
-Recipe (PointContrast / masked-scene-contrast family):
+Recipe (PointContrast / masked-scene-contrast family, grouped by segments):
 - Each step takes one scan and draws two views of it (``augment.make_view``): square xy crops around
-  a shared random centre, point dropout, colour jitter (or grey), 10 cm cells with colour and normal
-  masked, a random turn about z with a small tilt, a mirror, scale and position jitter.
+  a shared random centre, point dropout, colour jitter (or grey), a random turn about z with a small
+  tilt, a mirror, scale and position jitter, then 10 cm cells with colour and normal masked (the
+  network must fill them in from context).
 - Points present in both views are matched through their index in the scan; up to
   ``matched_points`` pairs are drawn, at most one per voxel of either view (two points of one voxel
   share a feature, so they could not be told apart).
-- Loss: symmetric InfoNCE between the two views' embeddings of the matched pairs (positive: the same
-  point in the other view; negatives: the other drawn points), temperature ``temperature``. Pairs
-  closer than ``negative_exclusion`` metres in the scan are not used as negatives (neighbours on one
-  surface need not be pushed apart).
+- Default loss (``segment_weight``): point-to-segment InfoNCE across views. The scan is
+  over-segmented once, without labels (``segments.segment_scan``: Felzenszwalb on normals and
+  colour); each matched point's embedding in one view must pick the mean embedding of its own
+  segment in the other view among all that view's segments. Features become invariant to the
+  augmentations and constant over surfaces, and differ between surfaces.
+- Options, off in the presets: ``point_weight``, the plain PointContrast loss (the same point in
+  the other view against the other matched points; ``negative_exclusion`` spares near pairs);
+  ``cluster_weight``, SwAV-style swapped prediction over learnt prototypes; ``reconstruct_weight``,
+  colour and normal of masked voxels regressed from the embedding. In short trials on held-out
+  labelled scans (labels used only to score), adding the point loss or the clustering loss to the
+  segment loss did not raise affinity purity.
 - AdamW, linear warm-up then cosine decay, one scan per step, every scan once per epoch.
 - At the end the batch-norm statistics are recomputed exactly over the whole, unaugmented scans
   (what inference sees), before the checkpoint is written.
@@ -284,14 +292,15 @@ def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
     (SwAV's equipartition), from scores (B,K); no gradient."""
     import torch
 
+    import math
+
     with torch.no_grad():
-        q = torch.exp((scores - scores.max()) / epsilon).T  # (K,B)
-        q /= q.sum()
-        k, b = q.shape
+        log_q = (scores / epsilon).T  # (K,B), in the log domain so that nothing underflows
+        k, b = log_q.shape
         for _ in range(iterations):
-            q /= q.sum(dim=1, keepdim=True) * k
-            q /= q.sum(dim=0, keepdim=True) * b
-        return (q * b).T
+            log_q = log_q - torch.logsumexp(log_q, dim=1, keepdim=True) - math.log(k)
+            log_q = log_q - torch.logsumexp(log_q, dim=0, keepdim=True) - math.log(b)
+        return torch.exp(log_q + math.log(b)).T
 
 
 def cluster_loss(za, zb, protos, temperature: float):
