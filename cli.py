@@ -402,7 +402,7 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
     """Table of scene x stage: done / stale / incomplete / missing / failed, with timings."""
     from rich.table import Table
 
-    from geopurify.workflows.status import store_status
+    from geopurify.workflows.status import store_status, student_state
 
     cfg = _config(config, set, store=store)
     if not cfg.store:
@@ -427,6 +427,10 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
                 notes.append(f"{scene_id}/{c}: {cell.note}")
         view.add_row(scene_id, *cells)
     console.print(view)
+    student = student_state(cfg.store, table, cfg if given else None)
+    t = f" {student.seconds:.0f}s" if student.seconds is not None else ""
+    console.print(f"student (models/student): [{colours[student.state]}]{student.state}[/]{t}"
+                  + (f" ({student.note})" if student.note else ""), highlight=False)
     for note in notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)
 

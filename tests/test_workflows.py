@@ -13,7 +13,7 @@ from plyfile import PlyData
 from geopurify.workflows.export import export_scene
 from geopurify.workflows.report import write_report
 from geopurify.workflows.run_all import run_all
-from geopurify.workflows.status import store_status
+from geopurify.workflows.status import store_status, student_state
 
 from workflow_fixtures import small_config, write_scenes
 
@@ -65,6 +65,8 @@ def test_second_run_does_no_work_and_a_fuse_change_reaches_only_its_dependants(f
         assert row["ingest"].state == "done" and row["teacher"].state == "done"
         assert row["fuse"].state == "stale"
     assert table["wf_eval"]["purify"].state == "stale"
+    assert student_state(cfg.store, table, changed).state == "stale"  # distill is stale too
+    assert student_state(cfg.store, store_status(cfg.store, cfg), cfg).state == "done"
 
 
 def test_report_and_export(finished_run, tmp_path):

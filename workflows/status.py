@@ -35,7 +35,11 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
     timings = attrs.get("timings", {})
     seconds = round(sum(v for v in timings.values() if isinstance(v, (int, float))), 2)
     # judge against the given config, or else the config the group was made with
-    run_cfg = cfg if cfg is not None else cfgmod.merge(RunConfig(), attrs.get("config", {}))
+    if cfg is None:
+        run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
+    else:  # a scene's raw files stay where it was ingested from (eval or training dataset)
+        recorded = store.attrs(f"scenes/{scene_id}/points").get("config", {}).get("dataset")
+        run_cfg = cfgmod.merge(cfg, {"dataset": recorded}) if recorded else cfg
     try:
         expected = stage.fingerprint(StageContext(store.path, run_cfg), scene_id)
     except GeopurifyError as exc:
@@ -63,3 +67,28 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
             row[c] = cell
         table[scene_id] = row
     return table
+
+
+def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunConfig | None = None) -> Cell:
+    """The store's student: stale when a training scene's fused or teacher group changed since it
+    was trained (or is itself not done), or when the given config's distill settings differ."""
+    from geopurify.stages.distill.config import DistillConfig
+
+    store = Store(store_path, create=False)
+    attrs = store.attrs("models/student")
+    if not attrs.get("complete"):
+        return Cell("incomplete" if attrs else "missing")
+    seconds = attrs.get("training", {}).get("seconds")
+    for scene, groups in attrs.get("inputs", {}).items():
+        row = table.get(scene, {})
+        for command, group in (("fuse", "fused"), ("teacher", "teacher")):
+            if row.get(command) is not None and row[command].state != "done":
+                return Cell("stale", seconds, f"{scene} {command} is not done")
+            current = store.attrs(f"scenes/{scene}/{group}").get("fingerprint")
+            if group in groups and current != groups[group]:
+                return Cell("stale", seconds, f"{scene} {group} changed since training")
+    if cfg is not None:
+        trained = cfgmod.from_dict(DistillConfig, attrs.get("config", {}), "distill.")
+        if cfgmod.fingerprinted_dict(trained) != cfgmod.fingerprinted_dict(cfg.distill):
+            return Cell("stale", seconds, "distill settings changed")
+    return Cell("done", seconds)
