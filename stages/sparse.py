@@ -12,6 +12,7 @@ the SparseConvTensor indices are (V,4) int32 ``[batch, x, y, z]``.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -22,6 +23,8 @@ from torch import nn
 
 def spconv():
     """The ``spconv.pytorch`` module, imported on first use (its torch.amp FutureWarnings muted)."""
+    # spconv's import also trips torch.fx's "is_fx_tracing" notice on every process: not ours to act on
+    logging.getLogger("torch.fx._symbolic_trace").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         import spconv.pytorch as sp
