@@ -135,6 +135,8 @@ def teacher(
 def purify(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     affinity: Annotated[Optional[str], typer.Option(help="student | geometric | oracle")] = None,
+    student: Annotated[Optional[str], typer.Option(
+        help="Student: a .pt file or another store (default: this store's models/student).")] = None,
     keep_features: Annotated[Optional[bool], typer.Option("--keep-features/--labels-only",
                                                           help="Also store purified features.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
@@ -142,6 +144,7 @@ def purify(
     """Geometry-guided pooling of the lifted features along the student's affinities."""
     cfg = _config(config, set, **{"store": store, "purify.affinity": affinity,
                                   "purify.keep_features": keep_features,
+                                  "purify.student": str(Path(student).resolve()) if student else None,
                                   "run.scheduler": scheduler, "run.workers": workers})
     _run_scene_stage("purify", cfg, scenes, force)
 
@@ -249,6 +252,7 @@ def query(
     scene: Annotated[str, typer.Option(help="Scene id.")] = "",
     out_ply: Annotated[Path, typer.Option("--out", help="PLY with a score_<i> property per prompt.")] = Path("scores.ply"),
     of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = "purified",
+    threshold: Annotated[float, typer.Option(help="Cosine above which a point counts as a hit.")] = 0.5,
 ):
     """Score any text prompt against a scene's purified (or fused) features, per point."""
     from geopurify.stages.purify.query import print_query_summary, query_scene
@@ -256,7 +260,7 @@ def query(
     cfg = _config(config, set, store=store)
     if not scene:
         _fail("--scene is required")
-    result = query_scene(cfg.store, scene, list(prompts), out_ply, of=of)
+    result = query_scene(cfg.store, scene, list(prompts), out_ply, of=of, threshold=threshold)
     print_query_summary(result, console)
 
 
