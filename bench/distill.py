@@ -8,6 +8,8 @@
 2. Training, once per positive mode (``outside-voxel``, then ``paper``, the default, so the store's
    ``models/student`` ends as the default), each in a fresh process via ``distill()``, exported to
    ``<out-dir>/student_<mode>.pt``; its wall time and peak RSS. Checkpoints make a rerun cheap.
+   ``--fresh`` ignores checkpoints and a finished student (timing a whole run); ``--modes paper``
+   trains one mode and takes the other's student from ``<out-dir>`` as it is.
 3. Affinity purity@16 (stages/affinity_purity.py, labels only here, for scoring) on the evaluation
    scene of: the raw fused features, their 2 cm voxel means (the student's input), the teacher, and
    the two students. Two candidate pools: the 128 nearest labelled points within 0.5 m (local), and
@@ -79,7 +81,7 @@ def train(args) -> dict:
 
     out = Path(args.out_dir) / f"student_{args.train}.pt"
     summary = distill(args.store, args.train_scenes, _config(args, positive=args.train), out=out,
-                      progress=False)
+                      progress=False, force=args.fresh, resume=not args.fresh)
     summary.pop("epoch_loss", None)
     return {**summary, "process_peak_rss_gib": round(_peak_gib(), 2)}
 
@@ -87,6 +89,8 @@ def train(args) -> dict:
 def _child(args, *extra) -> dict:
     cmd = [sys.executable, __file__, "--store", args.store, "--out-dir", args.out_dir,
            "--epochs", str(args.epochs or 0), "--train-scenes", *args.train_scenes, *extra]
+    if args.fresh:
+        cmd.append("--fresh")
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -138,6 +142,9 @@ def main() -> None:
     p.add_argument("--paper-speed", action="store_true", help="also time the paper preset (slow on CPU)")
     p.add_argument("--skip-training", action="store_true", help="reuse <out-dir>/student_<mode>.pt")
     p.add_argument("--speed-only", action="store_true", help="only the step speed table")
+    p.add_argument("--modes", default=",".join(MODES), help="positive modes to train (comma-separated)")
+    p.add_argument("--fresh", action="store_true",
+                   help="train from scratch (no checkpoint, no skip) so the wall time is a whole run's")
     p.add_argument("--json", default="", help="write all figures here")
     p.add_argument("--speed", help=argparse.SUPPRESS)
     p.add_argument("--scene", help=argparse.SUPPRESS)
@@ -179,7 +186,7 @@ def main() -> None:
 
     students = {m: Path(args.out_dir) / f"student_{m}.pt" for m in MODES}
     if not args.skip_training:
-        results["training"] = {m: _child(args, "--train", m) for m in MODES}
+        results["training"] = {m: _child(args, "--train", m) for m in args.modes.split(",")}
         table = Table(title="default training runs (each in its own process)")
         for col in ("positives", "status", "steps", "minutes", "mean_step_s", "first_loss", "final_loss",
                     "same_voxel_positives", "peak_rss_gib"):

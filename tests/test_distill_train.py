@@ -77,6 +77,10 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
     for name in a.array_keys():
         assert np.array_equal(a[name][...], b[name][...]), name
 
+    # from scratch (checkpoints cleared, the finished student ignored): the same run again
+    again = distill(str(tmp_path / "whole"), ["a", "b"], cfg, progress=False, resume=False, force=True)
+    assert again["resumed_from_epoch"] == 0 and again["epoch_loss"] == whole["epoch_loss"]
+
     # done: a second call trains nothing; the exported file holds the same network
     again = distill(str(tmp_path / "killed"), ["a", "b"], cfg, progress=False)
     assert again["status"] == "skipped"

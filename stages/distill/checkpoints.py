@@ -43,5 +43,13 @@ def save(folder: Path, epoch: int, state: dict) -> Path:
     return file
 
 
+def clear(folder: Path) -> None:
+    """Remove every checkpoint of this fingerprint (a run started from scratch)."""
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if _NAME.match(p.name) or p.name.endswith(".pt.tmp"):
+                p.unlink(missing_ok=True)
+
+
 def load(file: Path) -> dict:
     return torch.load(file, map_location="cpu", weights_only=False)

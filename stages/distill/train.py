@@ -176,7 +176,9 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
             opt, lambda s: lr_factor(s, total, warmup, cfg.min_lr_fraction))
         history: list[dict] = []
         start_epoch = 0
-        last = checkpoints.latest(ck_dir) if resume else None
+        if not resume:
+            checkpoints.clear(ck_dir)  # a fresh run must not leave an older run's later epochs behind
+        last = checkpoints.latest(ck_dir)
         if last is not None:
             state = checkpoints.load(last)
             model.load_state_dict(state["model"])
