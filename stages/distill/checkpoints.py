@@ -2,7 +2,8 @@
 
 One folder per training fingerprint (config + training scenes), so a changed run never resumes from
 another's state. ``epoch_NNNN.pt`` holds everything the next epoch needs (weights, optimizer,
-scheduler, RNG state, loss history); it is written to a temp name and renamed, so a kill mid-write
+scheduler, RNG state, loss history) and the run's record (network and training config, training
+scenes with the fingerprints of their points/fused/teacher groups); it is written to a temp name and renamed, so a kill mid-write
 leaves the previous checkpoint as the latest. Older checkpoints are removed once a newer one exists.
 """
 

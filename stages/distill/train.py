@@ -208,7 +208,7 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
                     bar.update(task, advance=1, loss=f"{loss.item():.3f}",
                                description=f"epoch {epoch + 1}/{cfg.epochs} {scenes[k]}")
                 checkpoints.save(ck_dir, epoch + 1, {
-                    "fingerprint": fp, "epoch": epoch + 1, "model": model.state_dict(),
+                    "fingerprint": fp, "record": record, "epoch": epoch + 1, "model": model.state_dict(),
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                     "torch_rng": torch.get_rng_state(), "history": history})
                 plot_loss(history, ck_dir / "loss.png")
