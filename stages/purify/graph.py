@@ -55,14 +55,17 @@ class VoxelGraph:
     def num_voxels(self) -> int:
         return self.neighbours.shape[0]
 
-    def matrix(self):
-        """The same graph as a scipy CSR matrix (V, V), float64."""
+    def matrix(self, rows: slice = slice(None)):
+        """The graph's ``rows`` (default all) as a scipy CSR matrix (rows, V), float64."""
         import scipy.sparse as sp
 
         v, k = self.neighbours.shape
-        indptr = np.arange(0, v * k + 1, k, dtype=np.int64)
-        return sp.csr_matrix((self.weights.reshape(-1), self.neighbours.reshape(-1), indptr),
-                             shape=(v, v))
+        neighbours, weights = self.neighbours[rows], self.weights[rows]
+        n = neighbours.shape[0]
+        index = np.int32 if v < 2**31 else np.int64  # scipy's kernels run on int32 indices when they fit
+        indptr = np.arange(0, n * k + 1, k, dtype=index)
+        return sp.csr_matrix((weights.reshape(-1), neighbours.reshape(-1).astype(index), indptr),
+                             shape=(n, v))
 
 
 def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
@@ -75,12 +78,10 @@ def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
     k = min(k, v - 1)
     if k <= 0:
         return np.zeros((v, 0), dtype=np.int64)
-    idx = np.empty((v, k + 1), dtype=np.int64)
-
-    def query(rows: slice) -> None:
-        idx[rows] = knn(coords, coords[rows], k + 1)[1]
-
-    in_row_blocks(query, v)
+    # one tree, one query: pykdtree parallelises its queries itself (OpenMP)
+    idx = knn(coords, coords, k + 1)[1]
+    if np.array_equal(idx[:, 0], np.arange(v)):  # distinct coordinates: each voxel is its own nearest
+        return np.ascontiguousarray(idx[:, 1:])
     is_self = idx == np.arange(v)[:, None]
     keep = ~is_self
     # rows where the query did not return the voxel itself (never for distinct coordinates, but

@@ -56,9 +56,7 @@ def propagate(graph: VoxelGraph, values: np.ndarray, steps: int) -> np.ndarray:
     cur = np.array(values, dtype=np.float64, order="C")  # a copy: never pools the caller's array
     if graph.neighbours.shape[1] == 0 or steps == 0:  # a single voxel: nothing to pool from
         return cur
-    a = graph.matrix()
-    blocks = row_blocks(a.shape[0], worker_threads())
-    parts = [(rows, a[rows]) for rows in blocks]
+    parts = [(rows, graph.matrix(rows)) for rows in row_blocks(graph.num_voxels, worker_threads())]
     nxt = np.empty_like(cur)
     with ThreadPoolExecutor(len(parts)) as pool:
         for _ in range(steps):
