@@ -29,3 +29,20 @@ class SceneReader(Protocol):
 
     def read(self, root: Path, scene_id: str) -> Scene:
         """Load and validate one scene; raises InputError naming the bad file."""
+
+
+class FolderReader:
+    """Shared part of the readers whose scenes are folders under the root (ScanNet, generic):
+    subclasses set ``find_files(root, scene_id)``, returning an object whose ``all()`` lists the
+    scene's files."""
+
+    image_workers: int = 2
+    """Threads decoding images during validation."""
+
+    def list_scenes(self, root: Path) -> list[str]:
+        from .checks import scene_folders
+
+        return scene_folders(root)
+
+    def source_files(self, root: Path, scene_id: str) -> list[Path]:
+        return type(self).find_files(Path(root), scene_id).all()

@@ -81,6 +81,23 @@ def read_pose(path: Path) -> np.ndarray | None:
     return parse_pose(path, read_matrix(path))
 
 
+def posed_frames(frames: Sequence[tuple], pose_folder: Path) -> tuple[list, int]:
+    """Frames (name, colour, depth, pose file) with a usable pose, as ``Frame`` objects, and how
+    many were skipped for an invalid pose (ScanNet marks lost tracking with -inf)."""
+    from ..scene import Frame
+
+    kept, skipped = [], 0
+    for name, color, depth, pose_path in frames:
+        pose = read_pose(pose_path)
+        if pose is None:
+            skipped += 1
+        else:
+            kept.append(Frame(name=name, color_path=color, depth_path=depth, pose=pose))
+    if not kept:
+        raise InputError(pose_folder, "no frame has a valid pose")
+    return kept, skipped
+
+
 def check_intrinsic(path: Path | str, K: np.ndarray) -> np.ndarray:
     """A pinhole matrix: finite, positive focal lengths. Returns the (3, 3) part."""
     K = np.asarray(K, dtype=np.float64)[:3, :3]
@@ -119,6 +136,17 @@ def check_points(path: Path, xyz: np.ndarray) -> None:
     if not np.all(np.isfinite(xyz)):
         bad = int(np.flatnonzero(~np.all(np.isfinite(xyz), axis=1))[0])
         raise InputError(path, f"vertex {bad} has a NaN or infinite coordinate")
+
+
+def read_coloured_points(path: Path):
+    """A PLY whose vertices carry x y z and red green blue, checked (see ``check_points``)."""
+    from ..ply import read_ply
+
+    ply = read_ply(path)
+    if ply.rgb is None:
+        raise InputError(path, "vertices have no colour (red, green, blue)")
+    check_points(path, ply.xyz)
+    return ply
 
 
 def check_labels(path: Path, labels: np.ndarray, num_points: int) -> np.ndarray:

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..ply import read_ply
-from ..scene import Frame, Scene
+from ..scene import Scene
 from . import checks
+from .base import FolderReader
 
 COLOUR_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEPTH_SUFFIX = ".depth.png"
@@ -142,34 +142,17 @@ def _read_camera(path: Path) -> _Camera:
     return _Camera(color_K, color_size, depth_K, depth_size, float(scale), align)
 
 
-class GenericReader:
+class GenericReader(FolderReader):
     """Posed RGB(-D) captures in the generic layout."""
 
-    image_workers: int = 2
-
-    def list_scenes(self, root: Path) -> list[str]:
-        return checks.scene_folders(root)
-
-    def source_files(self, root: Path, scene_id: str) -> list[Path]:
-        return find_files(Path(root), scene_id).all()
+    find_files = staticmethod(find_files)
 
     def read(self, root: Path, scene_id: str) -> Scene:
         files = find_files(Path(root), scene_id)
-        ply = read_ply(files.points)
-        if ply.rgb is None:
-            raise InputError(files.points, "vertices have no colour (red, green, blue)")
-        checks.check_points(files.points, ply.xyz)
+        ply = checks.read_coloured_points(files.points)
         labels = checks.check_labels(files.points, ply.label, ply.num_vertices) if ply.label is not None else None
         cam = _read_camera(files.camera)
-        frames, skipped = [], 0
-        for name, color, depth, pose_path in files.frames:
-            pose = checks.read_pose(pose_path)
-            if pose is None:
-                skipped += 1
-            else:
-                frames.append(Frame(name=name, color_path=color, depth_path=depth, pose=pose))
-        if not frames:
-            raise InputError(files.folder / "frames", "no frame has a valid pose")
+        frames, skipped = checks.posed_frames(files.frames, files.folder / "frames")
         checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=cam.color_K,
                             intrinsic_path=files.camera, expected_size=cam.color_size,
                             workers=self.image_workers)

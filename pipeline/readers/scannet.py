@@ -20,8 +20,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..ply import read_ply
-from ..scene import Frame, Scene
+from ..scene import Scene
 from . import checks
+from .base import FolderReader
 
 
 @dataclass
@@ -89,24 +90,14 @@ def find_files(root: Path, scene_id: str) -> _Files:
                   depth_intrinsic=depth_k, frames=frames)
 
 
-class ScanNetReader:
+class ScanNetReader(FolderReader):
     """Scenes in the ScanNet layout (real exports and synthetic scenes)."""
 
-    image_workers: int = 2
-    """Threads decoding images during validation."""
-
-    def list_scenes(self, root: Path) -> list[str]:
-        return checks.scene_folders(root)
-
-    def source_files(self, root: Path, scene_id: str) -> list[Path]:
-        return find_files(Path(root), scene_id).all()
+    find_files = staticmethod(find_files)
 
     def read(self, root: Path, scene_id: str) -> Scene:
         files = find_files(Path(root), scene_id)
-        mesh = read_ply(files.mesh)
-        if mesh.rgb is None:
-            raise InputError(files.mesh, "vertices have no colour (red, green, blue)")
-        checks.check_points(files.mesh, mesh.xyz)
+        mesh = checks.read_coloured_points(files.mesh)
         labels = None
         if files.labels is not None:
             lab = read_ply(files.labels, want_faces=False)
@@ -120,15 +111,7 @@ class ScanNetReader:
         K_color = checks.read_intrinsic(files.color_intrinsic)
         K_depth = checks.read_intrinsic(files.depth_intrinsic)
 
-        frames, skipped = [], 0
-        for name, color, depth, pose_path in files.frames:
-            pose = checks.read_pose(pose_path)
-            if pose is None:
-                skipped += 1
-            else:
-                frames.append(Frame(name=name, color_path=color, depth_path=depth, pose=pose))
-        if not frames:
-            raise InputError(files.folder / "pose", "no frame has a valid pose")
+        frames, skipped = checks.posed_frames(files.frames, files.folder / "pose")
         # images last: decoding every frame is the expensive check
         checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=K_color,
                             intrinsic_path=files.color_intrinsic, workers=self.image_workers)
