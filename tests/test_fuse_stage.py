@@ -172,7 +172,7 @@ def stage_setup(tmp_path, monkeypatch):
     """A store holding the tiny scene's points; the dataset reader replaced by the hand-made scene."""
     scene = make_scene(tmp_path / "data" / "tiny")
     write_maps(tmp_path / "maps")
-    monkeypatch.setattr(stage_mod, "read_scene", lambda cfg, sid: make_scene(tmp_path / "data" / sid, write=False))
+    monkeypatch.setattr(stage_mod, "read_scene", lambda cfg, sid, check_images=True: make_scene(tmp_path / "data" / sid, write=False))
     monkeypatch.setattr(stage_mod, "source_files", lambda cfg, sid: sorted((tmp_path / "data" / sid).iterdir()))
     store = Store(tmp_path / "store")
     store.write_group(Store.scene_group_path("tiny", "points"),

@@ -1,6 +1,5 @@
 """The student affinity source: a (random-weight) student from the store drives purify."""
 
-import numpy as np
 
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.normals import estimate_normals, mesh_vertex_normals, scene_normals
 from geopurify.pipeline.ply import read_ply, write_ply
 from geopurify.pipeline.readers import DatasetConfig, list_scenes, read_scene, source_files
@@ -29,6 +30,20 @@ def synth_root(tmp_path_factory) -> Path:
 
 
 # ---- ScanNet layout --------------------------------------------------------------------------
+def test_check_images_false_skips_only_the_image_decoding(tmp_path):
+    """fuse reads scenes without decoding every frame (it decodes them itself and skips bad ones);
+    the pose and file checks still run."""
+    generate_scene(tmp_path, "s", seed=0, num_frames=3)
+    (tmp_path / "s" / "color" / "1.jpg").write_bytes(b"not a jpeg")
+    ds = DatasetConfig("scannet", str(tmp_path))
+    with pytest.raises(InputError, match="1.jpg"):
+        read_scene(ds, "s")
+    assert len(read_scene(ds, "s", check_images=False).frames) == 3
+    (tmp_path / "s" / "pose" / "1.txt").write_text("garbage")
+    with pytest.raises(InputError, match="1.txt"):
+        read_scene(ds, "s", check_images=False)
+
+
 def test_scannet_reader_on_a_synthetic_scene(synth_root):
     reader = ScanNetReader()
     assert reader.list_scenes(synth_root) == ["synth0000_00"]

@@ -1,7 +1,6 @@
 """Over-segmentation (the pretraining's grouping signal) and the point-to-segment loss."""
 
 import numpy as np
-import pytest
 import torch
 
 from geopurify.stages.teacher.pretrain import segment_info_nce

@@ -43,8 +43,8 @@ def source_files(cfg: DatasetConfig, scene_id: str) -> list[Path]:
     return get_reader(cfg.kind).source_files(dataset_root(cfg), scene_id)
 
 
-def read_scene(cfg: DatasetConfig, scene_id: str) -> Scene:
-    return get_reader(cfg.kind).read(dataset_root(cfg), scene_id)
+def read_scene(cfg: DatasetConfig, scene_id: str, check_images: bool = True) -> Scene:
+    return get_reader(cfg.kind).read(dataset_root(cfg), scene_id, check_images=check_images)
 
 
 def scene_dataset(store, scene_id: str) -> DatasetConfig:

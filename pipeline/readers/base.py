@@ -27,8 +27,9 @@ class SceneReader(Protocol):
     def source_files(self, root: Path, scene_id: str) -> list[Path]:
         """Every file ``read`` would use, without reading them (cheap: used for staleness)."""
 
-    def read(self, root: Path, scene_id: str) -> Scene:
-        """Load and validate one scene; raises InputError naming the bad file."""
+    def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
+        """Load and validate one scene; raises InputError naming the bad file. ``check_images=False``
+        skips decoding every frame (for callers that decode them anyway and handle bad ones)."""
 
 
 class FolderReader:

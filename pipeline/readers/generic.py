@@ -147,17 +147,18 @@ class GenericReader(FolderReader):
 
     find_files = staticmethod(find_files)
 
-    def read(self, root: Path, scene_id: str) -> Scene:
+    def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         files = find_files(Path(root), scene_id)
         ply = checks.read_coloured_points(files.points)
         labels = checks.check_labels(files.points, ply.label, ply.num_vertices) if ply.label is not None else None
         cam = _read_camera(files.camera)
         frames, skipped = checks.posed_frames(files.frames, files.folder / "frames")
-        checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=cam.color_K,
-                            intrinsic_path=files.camera, expected_size=cam.color_size,
-                            workers=self.image_workers)
         has_depth = files.frames[0][2] is not None
-        if has_depth:
+        if check_images:
+            checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=cam.color_K,
+                                intrinsic_path=files.camera, expected_size=cam.color_size,
+                                workers=self.image_workers)
+        if check_images and has_depth:
             checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=cam.depth_K,
                                 intrinsic_path=files.camera, expected_size=cam.depth_size,
                                 workers=self.image_workers)

@@ -36,7 +36,7 @@ class PointCloudReader:
     def source_files(self, root: Path, scene_id: str) -> list[Path]:
         return [self._path(root, scene_id)]
 
-    def read(self, root: Path, scene_id: str) -> Scene:
+    def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         path = self._path(root, scene_id)
         ply = read_ply(path)
         if ply.rgb is None:

@@ -95,7 +95,7 @@ class ScanNetReader(FolderReader):
 
     find_files = staticmethod(find_files)
 
-    def read(self, root: Path, scene_id: str) -> Scene:
+    def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         files = find_files(Path(root), scene_id)
         mesh = checks.read_coloured_points(files.mesh)
         labels = None
@@ -112,11 +112,11 @@ class ScanNetReader(FolderReader):
         K_depth = checks.read_intrinsic(files.depth_intrinsic)
 
         frames, skipped = checks.posed_frames(files.frames, files.folder / "pose")
-        # images last: decoding every frame is the expensive check
-        checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=K_color,
-                            intrinsic_path=files.color_intrinsic, workers=self.image_workers)
-        checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=K_depth,
-                            intrinsic_path=files.depth_intrinsic, workers=self.image_workers)
+        if check_images:  # last: decoding every frame is the expensive check
+            checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=K_color,
+                                intrinsic_path=files.color_intrinsic, workers=self.image_workers)
+            checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=K_depth,
+                                intrinsic_path=files.depth_intrinsic, workers=self.image_workers)
         return Scene(scene_id=scene_id, root=files.folder, xyz=mesh.xyz, rgb=mesh.rgb,
                      faces=mesh.faces, labels=labels, axis_alignment=axis_alignment, frames=frames,
                      color_intrinsic=K_color, depth_intrinsic=K_depth, depth_scale=1000.0,

@@ -33,7 +33,7 @@ from .config import FuseConfig
 from .fusion import fill_unseen, make_fusion, seen_counts
 from .projection import feature_positions, frustum_points, to_camera, visible_points
 from .sources import make_source
-from .text import prepare_text, require_current_text, text_fingerprint
+from .text import prepare_text, require_current_text
 
 log = logging.getLogger(__name__)
 MAX_WARNINGS = 20
@@ -105,7 +105,8 @@ class FuseStage(SceneStage):
         cfg = ctx.cfg.fuse
         check_config(cfg)
         text, text_fp = require_current_text(ctx.store, cfg)
-        scene = read_scene(scene_dataset(ctx.store, scene_id), scene_id)
+        # ingest validated the frames; fuse decodes each image anyway and skips unreadable ones
+        scene = read_scene(scene_dataset(ctx.store, scene_id), scene_id, check_images=False)
         xyz = ctx.store.read(Store.scene_group_path(scene_id, "points"), "xyz").astype(np.float32)
         return fuse_scene(scene, xyz, cfg, text, text_fp)
 

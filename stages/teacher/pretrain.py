@@ -392,8 +392,6 @@ def _set_lr(optim, recipe: PretrainRecipe, step: int, total: int) -> None:
 # ---- files ----------------------------------------------------------------------------------
 def save_checkpoint(model, path: Path, recipe_info: dict) -> None:
     """The teacher file: network config + weights + how it was made (no optimiser state)."""
-    import torch
-
     payload = {"format": "geopurify-teacher", "version": 1, "network": model.cfg.to_dict(),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "made_by": recipe_info}
