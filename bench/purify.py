@@ -3,7 +3,9 @@
     flock /work/notes/heavy.lock /work/venv/bin/python bench/purify.py            # scene0000_00
     ... bench/purify.py --store S --scene scene0000_00 --affinity student           # a run store
 
-Three ways to label the scene's voxels, each timed in a fresh process (so its peak RSS is its own):
+Three ways to label the scene's voxels, each timed in a fresh process (so its peak RSS is its own),
+``--repeat`` times, interleaved; the table shows each path's median run (this machine's wall times
+vary by 20-30% from run to run):
 
 (a) ``direct``: the published formula as written. A = the k-nearest-voxel affinity softmax as a
     scipy CSR matrix; X = the 518-channel voxel means [fused (512) | rgb / 255 (3) | normal (3)]
@@ -176,6 +178,7 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=0.05)
     p.add_argument("--score-rank", type=int, default=0, help="fast path: residual directions for the score")
     p.add_argument("--paths", default="direct,full,fast")
+    p.add_argument("--repeat", type=int, default=3, help="runs per path (fresh processes); the median is shown")
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     p.add_argument("--workdir", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -195,16 +198,23 @@ def main() -> None:
         console.print(f"shared inputs: load {info['load_s']:.2f} s, voxelise + voxel means "
                       f"{info['voxelise_s']:.2f} s, affinity embeddings {info['embed_s']:.2f} s")
         results = {}
-        for path in args.paths.split(","):
-            cmd = [sys.executable, __file__, "--child", path, "--workdir", str(workdir), "--k", str(args.k),
-                   "--steps", str(args.steps), "--temperature", str(args.temperature),
-                   "--score-rank", str(args.score_rank)]
-            subprocess.run(cmd, check=True)
-            results[path] = json.loads((workdir / f"{path}.json").read_text())
+        paths = args.paths.split(",")
+        runs: dict[str, list[dict]] = {path: [] for path in paths}
+        for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits every path
+            for path in paths:
+                cmd = [sys.executable, __file__, "--child", path, "--workdir", str(workdir), "--k", str(args.k),
+                       "--steps", str(args.steps), "--temperature", str(args.temperature),
+                       "--score-rank", str(args.score_rank)]
+                subprocess.run(cmd, check=True)
+                runs[path].append(json.loads((workdir / f"{path}.json").read_text()))
+        for path in paths:
+            # the median run by total time, with its own breakdown and peak
+            results[path] = sorted(runs[path], key=lambda r: r["total_s"])[len(runs[path]) // 2]
+            results[path]["all_totals"] = [round(r["total_s"], 2) for r in runs[path]]
             results[path]["labels"] = np.load(workdir / f"{path}_labels.npy")
             results[path]["score"] = np.load(workdir / f"{path}_score.npy")
 
-        table = Table(title=f"purify on {args.scene} (2 cores)")
+        table = Table(title=f"purify on {args.scene} (2 cores; median of {args.repeat} runs per path)")
         for col in ("path", "graph s", "pool s", "total s", "CPU s", "peak RSS GiB", "labels = (a)", "|score - (a)| mean / max"):
             table.add_column(col, justify="right")
         ref = results.get("direct")
@@ -216,6 +226,8 @@ def main() -> None:
             table.add_row(path, f"{r['graph_s']:.2f}", f"{r['pool_s']:.2f}", f"{r['total_s']:.2f}",
                           f"{r['cpu_s']:.2f}", f"{r['peak_bytes'] / 2**30:.2f}", same, err)
         console.print(table)
+        for path, r in results.items():
+            console.print(f"{path}: total seconds of every run {r['all_totals']}")
         console.print(f"load average while it ran: {os.getloadavg()[0]:.1f} (2 cores; above 2 the wall "
                       "times include waiting for other processes)")
         if ref is not None:

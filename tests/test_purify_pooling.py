@@ -118,15 +118,30 @@ def test_single_voxel_keeps_its_feature():
 
 
 def test_results_do_not_depend_on_thread_count(monkeypatch):
+    import torch
+
     import geopurify.stages.purify.graph as graph_mod
-    import geopurify.stages.purify.pooling as pooling_mod
 
     coords, z, x, text = random_scene(7)
     runs = []
-    for threads in (1, 3):
-        monkeypatch.setattr(graph_mod, "worker_threads", lambda t=threads: t)
-        monkeypatch.setattr(pooling_mod, "worker_threads", lambda t=threads: t)
-        graph = build_graph(coords, z, k=16, temperature=0.05)
-        runs.append((graph.neighbours, graph.weights, pool_fast(graph, x, text, 19).score))
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 3):
+            monkeypatch.setattr(graph_mod, "worker_threads", lambda t=threads: t)
+            torch.set_num_threads(threads)
+            graph = build_graph(coords, z, k=16, temperature=0.05)
+            runs.append((graph.neighbours, graph.weights, pool_fast(graph, x, text, 19).score,
+                         propagate(graph, x, 19)))
+    finally:
+        torch.set_num_threads(before)
     for a, b in zip(*runs):
         assert a.tobytes() == b.tobytes()
+
+
+def test_propagation_equals_scipy_csr_products_bit_for_bit():
+    coords, z, x, _ = random_scene(3)
+    graph = build_graph(coords, z, k=16, temperature=0.05)
+    a, want = graph.matrix(), np.asarray(x, dtype=np.float64)
+    for _ in range(19):
+        want = a @ want
+    assert propagate(graph, x, 19).tobytes() == want.tobytes()

@@ -47,13 +47,19 @@ class VoxelGraph:
     """A row-stochastic sparse matrix with a fixed number of entries per row."""
 
     neighbours: np.ndarray
-    """(V, k) int64: the k nearest other voxels of each voxel, nearest first."""
+    """(V, k) int32 (int64 beyond 2^31 voxels): the k nearest other voxels of each voxel, nearest first."""
     weights: np.ndarray
     """(V, k) float64: affinity weights, each row sums to 1."""
 
     @property
     def num_voxels(self) -> int:
         return self.neighbours.shape[0]
+
+    def torch_matrix(self):
+        """The same graph as a torch CSR tensor (V, V), float64 (what ``pooling.propagate`` uses)."""
+        import torch
+
+        return csr_tensor(self.neighbours, torch.from_numpy(np.ascontiguousarray(self.weights).reshape(-1)))
 
     def matrix(self, rows: slice = slice(None)):
         """The graph's ``rows`` (default all) as a scipy CSR matrix (rows, V), float64."""
@@ -69,25 +75,27 @@ class VoxelGraph:
 
 
 def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
-    """The k nearest other voxels of each voxel (kd-tree on the grid coordinates), (V, k') int64
-    with k' = min(k, V - 1). The voxel itself is removed by index, not by position, so that the
-    rule holds whatever order the kd-tree returns ties in."""
-    from geopurify.pipeline.geometry import knn
+    """The k nearest other voxels of each voxel (kd-tree on the grid coordinates), (V, k') with
+    k' = min(k, V - 1), int32 (int64 beyond 2^31 voxels). The voxel itself is removed by index, not
+    by position, so that the rule holds whatever order the kd-tree returns ties in."""
+    from pykdtree.kdtree import KDTree
 
     v = coords.shape[0]
     k = min(k, v - 1)
+    index = np.int32 if v < 2**31 else np.int64
     if k <= 0:
-        return np.zeros((v, 0), dtype=np.int64)
+        return np.zeros((v, 0), dtype=index)
+    points = np.ascontiguousarray(coords, dtype=np.float32)
     # one tree, one query: pykdtree parallelises its queries itself (OpenMP)
-    idx = knn(coords, coords, k + 1)[1]
+    idx = KDTree(points).query(points, k=k + 1, sqr_dists=True)[1].reshape(v, k + 1)
     if np.array_equal(idx[:, 0], np.arange(v)):  # distinct coordinates: each voxel is its own nearest
-        return np.ascontiguousarray(idx[:, 1:])
+        return idx[:, 1:].astype(index)
     is_self = idx == np.arange(v)[:, None]
     keep = ~is_self
     # rows where the query did not return the voxel itself (never for distinct coordinates, but
     # cheap to guard) drop their farthest neighbour instead
     keep[~is_self.any(axis=1), k] = False
-    return idx[keep].reshape(v, k)
+    return idx[keep].reshape(v, k).astype(index)
 
 
 def neighbour_dots(embeddings: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
@@ -107,12 +115,26 @@ def neighbour_dots(embeddings: np.ndarray, neighbours: np.ndarray) -> np.ndarray
     unit = bool(np.all(np.abs(np.einsum("ve,ve->v", z, z, dtype=np.float64) - 1.0) < 1e-3))
     dtype = torch.float32 if unit else torch.float64
     zt = torch.from_numpy(np.ascontiguousarray(z)).to(dtype)
+    pattern = csr_tensor(neighbours, torch.zeros(v * k, dtype=dtype))
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore")
-        pattern = torch.sparse_csr_tensor(torch.arange(0, v * k + 1, k), torch.from_numpy(neighbours.reshape(-1)),
-                                          torch.zeros(v * k, dtype=dtype), size=(v, v))
         dots = torch.sparse.sampled_addmm(pattern, zt, zt.T, beta=0.0)
     return dots.values().numpy().astype(np.float64).reshape(v, k)
+
+
+def csr_tensor(neighbours: np.ndarray, values):
+    """A torch CSR tensor (V, V) with ``values`` (V * k,) at the graph's entries, row by row in the
+    neighbours' order. int32 indices when they fit: MKL's kernels run ~1.5x faster on them."""
+    import warnings
+
+    import torch
+
+    v, k = neighbours.shape
+    index = torch.int32 if v < 2**31 and v * k < 2**31 else torch.int64
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(torch.arange(0, v * k + 1, k, dtype=index),
+                                       torch.from_numpy(neighbours.reshape(-1)).to(index), values, size=(v, v))
 
 
 def affinity_weights(embeddings: np.ndarray, neighbours: np.ndarray, temperature: float) -> np.ndarray:

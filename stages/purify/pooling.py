@@ -24,12 +24,11 @@ number of steps, ' a transpose.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import VoxelGraph, row_blocks, worker_threads
+from .graph import VoxelGraph
 
 TIE_TOLERANCE = 1e-10
 """Classes whose value is within this fraction of the row's largest magnitude of the maximum count
@@ -51,21 +50,19 @@ class PoolResult:
 
 
 def propagate(graph: VoxelGraph, values: np.ndarray, steps: int) -> np.ndarray:
-    """``values <- A values``, ``steps`` times, float64. scipy CSR products over row blocks of A in
-    threads: each output row is the same sum whatever the blocks, so the result is deterministic."""
+    """``values <- A values``, ``steps`` times, float64. A torch CSR product (MKL, row-parallel):
+    each output row is one thread's sum over its neighbours in stored order, so the result does not
+    depend on the thread count (tested) and equals scipy's CSR product bit for bit."""
     cur = np.array(values, dtype=np.float64, order="C")  # a copy: never pools the caller's array
     if graph.neighbours.shape[1] == 0 or steps == 0:  # a single voxel: nothing to pool from
         return cur
-    parts = [(rows, graph.matrix(rows)) for rows in row_blocks(graph.num_voxels, worker_threads())]
-    nxt = np.empty_like(cur)
-    with ThreadPoolExecutor(len(parts)) as pool:
-        for _ in range(steps):
-            def step(part) -> None:
-                nxt[part[0]] = part[1] @ cur
+    import torch
 
-            list(pool.map(step, parts))
-            cur, nxt = nxt, cur
-    return cur
+    a = graph.torch_matrix()
+    x = torch.from_numpy(cur)
+    for _ in range(steps):
+        x = a @ x
+    return x.numpy()
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -104,7 +101,7 @@ def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
     pooled = propagate(graph, project(features, np.concatenate([t.T, residual], axis=1)), steps)
     logits = pooled[:, :c]
     labels = pick_labels(logits)
-    in_span = np.einsum("vc,cd,vd->v", logits, gram_pinv, logits)
+    in_span = np.einsum("vd,vd->v", logits @ gram_pinv, logits)  # l G^+ l' per row
     norm = np.sqrt(np.maximum(in_span + np.einsum("vr,vr->v", pooled[:, c:], pooled[:, c:]), 0.0))
     best = logits[np.arange(len(labels)), labels]
     score = np.clip(best / np.maximum(norm, NORM_FLOOR), -1.0, 1.0)
