@@ -4,8 +4,8 @@
     ... bench/purify.py --store S --scene scene0000_00 --affinity student           # a run store
 
 Three ways to label the scene's voxels, each timed in a fresh process (so its peak RSS is its own),
-``--repeat`` times, interleaved; the table shows each path's median run (this machine's wall times
-vary by 20-30% from run to run):
+``--repeat`` times, interleaved in rotating order; the table shows each path's median run (this
+machine's wall times vary by 20-30% from run to run):
 
 (a) ``direct``: the published formula as written. A = the k-nearest-voxel affinity softmax as a
     scipy CSR matrix; X = the 518-channel voxel means [fused (512) | rgb / 255 (3) | normal (3)]
@@ -200,8 +200,10 @@ def main() -> None:
         results = {}
         paths = args.paths.split(",")
         runs: dict[str, list[dict]] = {path: [] for path in paths}
-        for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits every path
-            for path in paths:
+        for round_ in range(args.repeat):
+            # interleaved, so a slow spell of the machine hits every path, and rotated, so each path
+            # follows each other one equally often (here a run right after a long heavy one is slower)
+            for path in paths[round_ % len(paths):] + paths[:round_ % len(paths)]:
                 cmd = [sys.executable, __file__, "--child", path, "--workdir", str(workdir), "--k", str(args.k),
                        "--steps", str(args.steps), "--temperature", str(args.temperature),
                        "--score-rank", str(args.score_rank)]
