@@ -61,17 +61,13 @@ class VoxelGraph:
 
         return csr_tensor(self.neighbours, torch.from_numpy(np.ascontiguousarray(self.weights).reshape(-1)))
 
-    def matrix(self, rows: slice = slice(None)):
-        """The graph's ``rows`` (default all) as a scipy CSR matrix (rows, V), float64."""
+    def matrix(self):
+        """The same graph as a scipy CSR matrix (V, V), float64 (the direct formula of bench/purify.py)."""
         import scipy.sparse as sp
 
         v, k = self.neighbours.shape
-        neighbours, weights = self.neighbours[rows], self.weights[rows]
-        n = neighbours.shape[0]
-        index = np.int32 if v < 2**31 else np.int64  # scipy's kernels run on int32 indices when they fit
-        indptr = np.arange(0, n * k + 1, k, dtype=index)
-        return sp.csr_matrix((weights.reshape(-1), neighbours.reshape(-1).astype(index), indptr),
-                             shape=(n, v))
+        indptr = np.arange(0, v * k + 1, k, dtype=self.neighbours.dtype)
+        return sp.csr_matrix((self.weights.reshape(-1), self.neighbours.reshape(-1), indptr), shape=(v, v))
 
 
 def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
