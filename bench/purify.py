@@ -15,8 +15,8 @@ machine's wall times vary by 20-30% from run to run):
     rgb/normal channels never touch the fused ones), float64.
 (c) ``fast``: pooling.pool_fast: the C logits (its score is the in-vocabulary cosine, see pooling.py).
 
-Each timing (after a warm-up on a tiny graph, the same for every path) covers building the graph (kd-tree kNN + softmax) from the voxel embeddings, pooling, and
-giving every point its voxel's label. Voxelisation and the affinity embeddings are shared inputs,
+Each timing (after the same warm-up on a tiny graph for every path) covers building the graph
+(kd-tree kNN + softmax) from the voxel embeddings, pooling, and giving every point its voxel's label. Voxelisation and the affinity embeddings are shared inputs,
 timed once. The labels of (b) and (c) must equal those of (a).
 
 Without ``--store`` the scene is read from the ScanNet files and the lifted features are made up

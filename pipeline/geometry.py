@@ -5,6 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def knn_indices(reference: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    """Only the indices (Q,k) of the k nearest reference points of each query point, nearest first,
+    in pykdtree's own unsigned dtype: for large k (the purify graph) skipping the distances' square
+    roots and both dtype copies matters."""
+    from pykdtree.kdtree import KDTree
+
+    ref = np.ascontiguousarray(reference, dtype=np.float32)
+    qry = np.ascontiguousarray(query, dtype=np.float32)
+    k = min(k, ref.shape[0])
+    return KDTree(ref).query(qry, k=k, sqr_dists=True)[1].reshape(len(qry), k)
+
+
 def knn(reference: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest reference points of each query point (pykdtree): distances (Q,k) f32 and
     indices (Q,k) int64, nearest first."""

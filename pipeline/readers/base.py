@@ -46,4 +46,4 @@ class FolderReader:
         return scene_folders(root)
 
     def source_files(self, root: Path, scene_id: str) -> list[Path]:
-        return type(self).find_files(Path(root), scene_id).all()
+        return self.find_files(Path(root), scene_id).all()

@@ -66,7 +66,7 @@ class VoxelGraph:
         import scipy.sparse as sp
 
         v, k = self.neighbours.shape
-        indptr = np.arange(0, v * k + 1, k, dtype=self.neighbours.dtype)
+        indptr = np.arange(0, v * k + 1, k, dtype=np.int64)  # scipy narrows it to int32 when it fits
         return sp.csr_matrix((self.weights.reshape(-1), self.neighbours.reshape(-1), indptr), shape=(v, v))
 
 
@@ -74,16 +74,15 @@ def nearest_voxels(coords: np.ndarray, k: int) -> np.ndarray:
     """The k nearest other voxels of each voxel (kd-tree on the grid coordinates), (V, k') with
     k' = min(k, V - 1), int32 (int64 beyond 2^31 voxels). The voxel itself is removed by index, not
     by position, so that the rule holds whatever order the kd-tree returns ties in."""
-    from pykdtree.kdtree import KDTree
+    from geopurify.pipeline.geometry import knn_indices
 
     v = coords.shape[0]
     k = min(k, v - 1)
     index = np.int32 if v < 2**31 else np.int64
     if k <= 0:
         return np.zeros((v, 0), dtype=index)
-    points = np.ascontiguousarray(coords, dtype=np.float32)
     # one tree, one query: pykdtree parallelises its queries itself (OpenMP)
-    idx = KDTree(points).query(points, k=k + 1, sqr_dists=True)[1].reshape(v, k + 1)
+    idx = knn_indices(coords, coords, k + 1)
     if np.array_equal(idx[:, 0], np.arange(v)):  # distinct coordinates: each voxel is its own nearest
         return idx[:, 1:].astype(index)
     is_self = idx == np.arange(v)[:, None]
