@@ -78,3 +78,29 @@ def test_raw_features_are_standardised_blocks():
     f = raw_features(xyz, rgb, normal)
     assert f.shape == (len(xyz), 9)
     np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+
+
+def test_ssl_position_block_makes_nearer_points_more_similar():
+    from geopurify.stages.teacher.blocks import standardise
+    from geopurify.stages.teacher.stage import ssl_features
+
+    rng = np.random.default_rng(0)
+    xyz = rng.uniform(0, 4, (500, 3)).astype(np.float32)
+    embedding = np.tile(np.eye(8, dtype=np.float32)[:1], (500, 1))
+    embedding[250:] = np.eye(8, dtype=np.float32)[1]  # two surfaces, told apart by the embedding
+    assert ssl_features(embedding, xyz, 0.0) is embedding  # weight 0: the embedding, untouched
+    f = ssl_features(embedding, xyz, 1.5)
+    assert f.shape == (500, 11)
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+    # equal weights of standardised blocks: the position part holds 1.5 / (1.5 + 1) of the mass
+    np.testing.assert_allclose((f[:, :3] ** 2).sum(1).mean() / (f ** 2).sum(1).mean(),
+                               np.mean(1.5 ** 2 * (standardise(xyz) ** 2).sum(1)
+                                       / (1.5 ** 2 * (standardise(xyz) ** 2).sum(1)
+                                          + (standardise(embedding) ** 2).sum(1))), rtol=1e-4)
+    # same surface: the nearer point is the more similar one; across surfaces the embedding still counts
+    sims = f[0] @ f[1:250].T
+    dist = np.linalg.norm(xyz[1:250] - xyz[0], axis=1)
+    assert np.corrcoef(sims, dist)[0, 1] < -0.9
+    nearest_other = 250 + np.argmin(np.linalg.norm(xyz[250:] - xyz[0], axis=1))
+    same_at_that_distance = 1 + np.argmin(np.abs(dist - np.linalg.norm(xyz[nearest_other] - xyz[0])))
+    assert f[0] @ f[same_at_that_distance] > f[0] @ f[nearest_other]

@@ -72,12 +72,17 @@ def test_geometric_teacher_and_switching_kinds(tmp_path):
     ckpt = _checkpoint(tmp_path / "a.pt", 0)
     assert run_scene(stage, _ctx(store, kind="ssl", checkpoint=ckpt), "room").status == "done"
     assert store.read("scenes/room/teacher", "feat").shape == (n, 8)
+    # the position block is part of the teacher's config: changing its weight recomputes
+    ctx = _ctx(store, kind="ssl", checkpoint=ckpt, ssl_position_weight=1.0)
+    assert run_scene(stage, ctx, "room").status == "done"
+    assert store.read("scenes/room/teacher", "feat").shape == (n, 11)
 
 
 @pytest.mark.parametrize("teacher, message", [
     ({"kind": "ssl", "checkpoint": ""}, "needs teacher.checkpoint"),
     ({"kind": "ssl", "checkpoint": "/nonexistent/t.pt"}, "teacher checkpoint not found"),
     ({"kind": "dino"}, "expected one of ssl, geometric"),
+    ({"kind": "ssl", "checkpoint": "", "ssl_position_weight": -1.0}, "ssl_position_weight = -1.0"),
 ])
 def test_bad_settings_fail_in_one_line_and_write_nothing(tmp_path, teacher, message):
     store, _ = _store(tmp_path / "s")

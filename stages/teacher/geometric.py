@@ -13,9 +13,8 @@ in a cosine similarity:
   FPFH(p) = SPFH(p) + mean_k SPFH(k) / d(p, k) normalised weights; L2-normalised.
 - colour (3): CIELAB (D65) of the voxel's mean colour, scaled so L, a, b span ~[-1, 1].
 
-Each block is centred by its scene mean and scaled to unit mean L2 norm (so cosine similarity compares
-deviations from the scene's typical point, not the shared offset), then weighted; the whole vector is
-L2-normalised. Default weights were picked on labelled ``scannet_geometry`` scans (0002_00, 0004_00,
+Blocks are combined as ``blocks.combine`` does (each centred, scaled to unit mean norm, weighted; the
+whole vector unit length). Default weights were picked on labelled ``scannet_geometry`` scans (0002_00, 0004_00,
 0005_00, 0008_00), never on scene0000_00.
 """
 
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from geopurify.pipeline.geometry import knn, voxel_mean, voxelize
+
+from .blocks import combine, unit
 
 BINS = 11
 
@@ -47,8 +48,8 @@ class GeometricWeights:
 def raw_features(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """The baseline a teacher must beat: per point [xyz | rgb in [0,1] | normal], each block centred and
     scaled to unit mean norm like the geometric blocks, equal weights, unit length (N, 9)."""
-    blocks = [np.asarray(xyz, np.float32), _as_unit_rgb(rgb), np.asarray(normal, np.float32)]
-    return _unit(np.concatenate([_standardise(b) for b in blocks], axis=1)).astype(np.float32)
+    return combine([(np.asarray(xyz, np.float32), 1.0), (_as_unit_rgb(rgb), 1.0),
+                    (np.asarray(normal, np.float32), 1.0)])
 
 
 def geometric_features(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray, voxel_size: float = 0.02,
@@ -59,7 +60,7 @@ def geometric_features(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray, vox
     v = len(coords)
     colour = _as_unit_rgb(rgb)
     means = voxel_mean(np.concatenate([xyz, colour, normal], axis=1), p2v, v)
-    vxyz, vrgb, vnormal = means[:, :3], means[:, 3:6], _unit(means[:, 6:9])
+    vxyz, vrgb, vnormal = means[:, :3], means[:, 3:6], unit(means[:, 6:9])
     feats = voxel_descriptors(vxyz, vrgb, vnormal, neighbours, weights)
     return feats[p2v]
 
@@ -74,8 +75,7 @@ def voxel_descriptors(xyz: np.ndarray, rgb01: np.ndarray, normal: np.ndarray, ne
     shape = _fpfh(xyz, normal, dist[:, :k], idx[:, :k])
     blocks = [(xyz, weights.position), (normal, weights.normal), (curvature, weights.curvature), (shape, weights.shape),
               (srgb_to_lab(rgb01) / np.array([50.0, 60.0, 60.0], np.float32), weights.colour)]
-    out = np.concatenate([w * _standardise(b) for b, w in blocks], axis=1)
-    return _unit(out).astype(np.float32)
+    return combine(blocks)
 
 
 def _surface_variation(xyz: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -97,7 +97,7 @@ def _spfh(xyz: np.ndarray, normal: np.ndarray, idx: np.ndarray) -> np.ndarray:
     dn = np.linalg.norm(d, axis=1, keepdims=True)
     d = d / np.maximum(dn, 1e-9)
     u = normal[src]
-    v = _unit(np.cross(u, d))
+    v = unit(np.cross(u, d))
     w = np.cross(u, v)
     nt = normal[tgt]
     alpha = np.einsum("ij,ij->i", v, nt)
@@ -116,7 +116,7 @@ def _fpfh(xyz: np.ndarray, normal: np.ndarray, dist: np.ndarray, idx: np.ndarray
     w = np.where(idx == np.arange(len(xyz))[:, None], 0.0, 1.0 / np.maximum(dist, 1e-3))
     w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
     fpfh = spfh + np.einsum("nk,nkd->nd", w.astype(np.float32), spfh[idx])
-    return _unit(fpfh)
+    return unit(fpfh)
 
 
 def srgb_to_lab(rgb01: np.ndarray) -> np.ndarray:
@@ -136,14 +136,3 @@ def srgb_to_lab(rgb01: np.ndarray) -> np.ndarray:
 def _as_unit_rgb(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     return rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
-
-
-def _standardise(block: np.ndarray) -> np.ndarray:
-    centred = block - block.mean(axis=0, keepdims=True)
-    scale = np.linalg.norm(centred, axis=1).mean()
-    return centred / max(float(scale), 1e-9)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12)

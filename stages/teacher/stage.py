@@ -41,12 +41,10 @@ def checkpoint_hash(path: str) -> str:
 
 def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """Per-point teacher features (N, Dt) float32 for the configured kind."""
+    check_config(cfg)
     if cfg.kind == "geometric":
         from .geometric import GeometricWeights, geometric_features
 
-        if len(cfg.geometric_weights) != 5:
-            raise ConfigError("teacher.geometric_weights: expected 5 numbers (position, normal, "
-                              "curvature, shape, colour)")
         weights = GeometricWeights(*cfg.geometric_weights)
         return geometric_features(xyz, rgb, normal, cfg.voxel_size, cfg.geometric_neighbours, weights)
     if cfg.kind == "ssl":
@@ -54,8 +52,30 @@ def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, norma
 
         model = _model(cfg.checkpoint, cfg.device)
         with _lock:  # one inference at a time: torch already uses every core
-            return embed_points(model, xyz, rgb, normal)
-    raise ConfigError(f"teacher.kind {cfg.kind!r}: expected one of {', '.join(KINDS)}")
+            embedding = embed_points(model, xyz, rgb, normal)
+        return ssl_features(embedding, xyz, cfg.ssl_position_weight)
+    raise AssertionError(cfg.kind)  # check_config let an unknown kind through
+
+
+def check_config(cfg: TeacherConfig) -> None:
+    """One-line ConfigError for settings no teacher can run with (before any work is done)."""
+    if cfg.kind not in KINDS:
+        raise ConfigError(f"teacher.kind {cfg.kind!r}: expected one of {', '.join(KINDS)}")
+    if len(cfg.geometric_weights) != 5:
+        raise ConfigError("teacher.geometric_weights: expected 5 numbers (position, normal, "
+                          "curvature, shape, colour)")
+    if cfg.ssl_position_weight < 0:
+        raise ConfigError(f"teacher.ssl_position_weight = {cfg.ssl_position_weight}: expected >= 0")
+
+
+def ssl_features(embedding: np.ndarray, xyz: np.ndarray, position_weight: float) -> np.ndarray:
+    """The ``ssl`` teacher's features: the embedding alone (weight 0), or the embedding and a position
+    block combined like the geometric descriptors' blocks."""
+    if position_weight == 0:
+        return embedding
+    from .blocks import combine
+
+    return combine([(np.asarray(xyz, np.float32), position_weight), (embedding, 1.0)])
 
 
 def _model(path: str, device: str):
@@ -76,8 +96,7 @@ class TeacherStage(SceneStage):
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg: TeacherConfig = ctx.cfg.teacher
-        if cfg.kind not in KINDS:
-            raise ConfigError(f"teacher.kind {cfg.kind!r}: expected one of {', '.join(KINDS)}")
+        check_config(cfg)
         points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "ingest (points)")
         inputs = {"points": points["fingerprint"]}
         if cfg.kind == "ssl":
