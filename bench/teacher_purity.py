@@ -1,9 +1,11 @@
 """Teacher quality: affinity purity@16 on a labelled scan, and the cost of teacher inference.
 
 For raw xyz+rgb+normal, the ``geometric`` teacher and the ``ssl`` teacher (a checkpoint made with the
-default ``pretrain-teacher`` recipe; scene0000_00 is never in its pretraining set): purity@16 within
-0.5 m (stages/affinity_purity.py) with two bounded candidate pools, printed with the approximation
-each one makes. Then the wall time and peak memory of teacher inference on the scene, measured in a
+default ``pretrain-teacher`` recipe; scene0000_00 is never in its pretraining set; shown as its
+embedding alone and as the teacher's features, embedding plus the configured position block):
+purity@16 within 0.5 m (stages/affinity_purity.py), exactly as defined (the whole ball, sampled
+anchors) and with two bounded candidate pools (a local one and a random subset of the ball), each
+printed with what it ranks over. Then the wall time and peak memory of teacher inference on the scene, measured in a
 fresh process (so the peak is inference's own, not this script's).
 
     python bench/teacher_purity.py --checkpoint /tmp/d/teacher.pt [--scene scene0000_00]
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +75,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", default="", help="ssl teacher checkpoint (omit: no ssl row)")
     ap.add_argument("--scene", default="scene0000_00")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--sample", type=int, default=20000, help="anchors for the ball pool")
+    ap.add_argument("--sample", type=int, default=20000, help="anchors of the exact and ball pools")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
@@ -87,7 +90,7 @@ def main() -> None:
     from geopurify.stages.affinity_purity import affinity_purity, approximation_note
     from geopurify.stages.teacher.config import TeacherConfig
     from geopurify.stages.teacher.geometric import raw_features
-    from geopurify.stages.teacher.stage import teacher_features
+    from geopurify.stages.teacher.stage import ssl_features, teacher_features
 
     console = Console()
     pts = scene_points(args.data, args.scene)
@@ -97,11 +100,15 @@ def main() -> None:
     feats = {"raw xyz+rgb+normal": raw_features(xyz, pts["rgb"], pts["normal"]),
              "geometric": teacher_features(TeacherConfig(kind="geometric"), xyz, pts["rgb"], pts["normal"])}
     if args.checkpoint:
-        feats["ssl"] = teacher_features(TeacherConfig(kind="ssl", checkpoint=args.checkpoint), xyz,
-                                        pts["rgb"], pts["normal"])
+        ssl = TeacherConfig(kind="ssl", checkpoint=args.checkpoint)
+        embedding = teacher_features(replace(ssl, ssl_position_weight=0.0), xyz, pts["rgb"], pts["normal"])
+        feats["ssl embedding alone"] = embedding
+        feats[f"ssl (teacher features: + position block {ssl.ssl_position_weight:g})"] = ssl_features(
+            embedding, xyz, ssl.ssl_position_weight)
     const = np.ones((len(xyz), 1), np.float32)  # ties everywhere: the 16 spatially nearest
 
-    pools = [("nearest", {"pool": "nearest"}), ("ball", {"pool": "ball", "sample": args.sample})]
+    pools = [("exact", {"pool": "exact", "sample": args.sample}), ("nearest", {"pool": "nearest"}),
+             ("ball", {"pool": "ball", "sample": args.sample})]
     results: dict[str, dict] = {}
     table = Table(title=f"affinity purity@16 within 0.5 m on {args.scene} "
                         f"({int((label != 0).sum())} labelled points)")
@@ -115,6 +122,7 @@ def main() -> None:
         results[name] = {"dim": int(f.shape[1]), **values}
         table.add_row(name, str(f.shape[1]), *(f"{values[p]:.4f}" for p, _ in pools))
     console.print(table)
+    console.print(f"pool=exact: {approximation_note(pool='exact')}, {args.sample} random anchors (seed 0)")
     console.print(f"pool=nearest: {approximation_note(pool='nearest')}, every labelled point an anchor")
     console.print(f"pool=ball: {approximation_note(pool='ball')}, {args.sample} random anchors (seed 0)")
 

@@ -9,6 +9,9 @@ ScanNet density, so each anchor's candidates are a bounded subset of the ball:
 - ``pool="nearest"`` (default): the ``candidates`` nearest labelled points (self excluded), dropping
   any beyond ``radius``. At ScanNet vertex density 128 candidates span roughly the nearest 0.1-0.2 m,
   so this measures *local* affinity.
+- ``pool="exact"``: the definition itself: every labelled point within ``radius`` (self excluded),
+  no cap (the candidate count is raised to the fullest ball among the anchors). Memory and time
+  grow with the ball (about a thousand points at ScanNet density): pass ``sample``.
 - ``pool="ball"``: a seeded random subset of ``candidates`` points among the ``max_ball`` nearest
   within ``radius`` (self excluded): close to a uniform sample of the 0.5 m ball, a harder and
   wider test (the ball is cut at ``max_ball`` points where it is denser than that). About 10x
@@ -30,6 +33,7 @@ import numpy as np
 
 APPROXIMATION_NOTE = {
     "nearest": "candidates = the {candidates} nearest labelled points within {radius} m (not the whole ball)",
+    "exact": "candidates = every labelled point within {radius} m (the definition)",
     "ball": "candidates = {candidates} random labelled points among the {max_ball} nearest within {radius} m",
 }
 
@@ -49,7 +53,7 @@ def purity_per_anchor(features: np.ndarray, xyz: np.ndarray, labels: np.ndarray,
         raise ValueError(f"expected features (N,D), xyz (N,3), labels (N,); got {features.shape}, "
                          f"{xyz.shape}, {labels.shape}")
     if pool not in APPROXIMATION_NOTE:
-        raise ValueError(f"pool {pool!r}: expected nearest or ball")
+        raise ValueError(f"pool {pool!r}: expected one of {', '.join(APPROXIMATION_NOTE)}")
 
     labelled = np.flatnonzero(labels != ignore_label)
     if labelled.size < 2:
@@ -66,7 +70,9 @@ def purity_per_anchor(features: np.ndarray, xyz: np.ndarray, labels: np.ndarray,
     lab = labels[labelled]
     ref = np.ascontiguousarray(xyz[labelled])
     tree = KDTree(ref)
-    query_k = min((candidates if pool == "nearest" else max_ball) + 1, labelled.size)
+    if pool == "exact":  # the whole ball: as many candidates as the fullest ball holds
+        candidates = fullest_ball(ref, ref[anchor_pos], radius)
+    query_k = min((max_ball if pool == "ball" else candidates) + 1, labelled.size)
 
     out = np.full(anchors.size, np.nan, dtype=np.float32)
     chunk = max(1, 262144 // query_k)
@@ -108,6 +114,15 @@ def approximation_note(candidates: int = 128, radius: float = 0.5, pool: str = "
                        max_ball: int = 1024) -> str:
     """One line saying which candidates the purity was ranked over (print it next to the number)."""
     return APPROXIMATION_NOTE[pool].format(candidates=candidates, radius=radius, max_ball=max_ball)
+
+
+def fullest_ball(points: np.ndarray, centres: np.ndarray, radius: float) -> int:
+    """The most ``points`` any ball of ``radius`` around one of ``centres`` holds (centre included)."""
+    from scipy.spatial import cKDTree
+
+    if len(centres) == 0:
+        return 0
+    return int(cKDTree(points).query_ball_point(centres, radius, return_length=True).max())
 
 
 def _random_subset(nbr: np.ndarray, valid: np.ndarray, m: int,

@@ -41,6 +41,16 @@ def test_matches_brute_force_when_the_pool_covers_the_ball():
     assert ball == pytest.approx(got, abs=1e-6)
 
 
+def test_exact_pool_is_the_definition_however_full_the_ball():
+    rng, xyz, labels = _scene(2, 2500)  # about 300 points per 0.5 m ball: more than 128 candidates
+    feats = rng.normal(size=(len(xyz), 8)).astype(np.float32)
+    feats[:, 0] += 1.0 * (labels == 3)
+    exact = affinity_purity(feats, xyz, labels, k=16, radius=0.5, pool="exact")
+    assert exact == pytest.approx(_brute_force(feats, xyz, labels, 16, 0.5), abs=1e-6)
+    # the bounded local pool ranks fewer, nearer points: a different number on this scene
+    assert affinity_purity(feats, xyz, labels, k=16, radius=0.5) != pytest.approx(exact, abs=1e-3)
+
+
 def test_label_features_are_pure_and_random_ones_are_not():
     rng, xyz, labels = _scene(1, 1500)
     onehot = np.eye(8, dtype=np.float32)[labels]
