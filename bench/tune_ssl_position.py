@@ -2,14 +2,14 @@
 evaluation scene.
 
     python bench/tune_ssl_position.py --checkpoint ../runs/teacher-ssl-cpu.pt
-        [--scenes scene0001_00 scene0002_00 ...] [--weights 0,0.5,1,2,3,4] [--sample 4000]
+        [--scenes scene0001_00 scene0002_00 ...] [--weights 0,1,2,4,6,8,12] [--sample 4000]
 
 The network sees no horizontal position (stages/teacher/network.py), so nearness enters its
 features as a block beside the embedding (``teacher.ssl_position_weight``). This scores each weight
 by affinity purity@16 within 0.5 m as defined (every labelled point of the ball; ``--sample``
 random anchors per scan), averaged over the labelled ``scannet_geometry`` scans (labels read only
-to score; the teacher never sees them), with the raw and geometric descriptors on the same anchors
-for reference. Prints the table and the best weight.
+to score; the teacher never sees them), with spatial nearness alone and the raw and geometric
+descriptors on the same anchors for reference. Prints the table and the best weight.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--scenes", nargs="+", default=TRAINING_SCANS)
-    ap.add_argument("--weights", default="0,0.5,1,2,3,4")
+    ap.add_argument("--weights", default="0,1,2,4,6,8,12")
     ap.add_argument("--sample", type=int, default=4000, help="random anchors per scan")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = ap.parse_args()
@@ -57,7 +57,8 @@ def main() -> None:
     console = Console()
     model = load_teacher(args.checkpoint)
     weights = [float(w) for w in args.weights.split(",")]
-    names = ["raw xyz+rgb+normal", "geometric"] + [f"ssl, position {w:g}" for w in weights]
+    names = (["spatial only (16 nearest)", "raw xyz+rgb+normal", "geometric"]
+             + [f"ssl, position {w:g}" for w in weights])
     scores = {name: [] for name in names}
     for scene_id in args.scenes:
         pts = labelled_scan(args.data, scene_id)
@@ -65,7 +66,8 @@ def main() -> None:
             raise SystemExit(f"{scene_id}: no labels to score with")
         xyz, rgb, normal = pts["xyz"], pts["rgb"], pts["normal"]
         embedding = embed_points(model, xyz, rgb, normal)
-        feats = [raw_features(xyz, rgb, normal), geometric_features(xyz, rgb, normal)]
+        feats = [np.ones((len(xyz), 1), np.float32),  # ties everywhere: the nearest win
+                 raw_features(xyz, rgb, normal), geometric_features(xyz, rgb, normal)]
         feats += [ssl_features(embedding, xyz, w) for w in weights]
         for name, f in zip(names, feats):
             scores[name].append(affinity_purity(f, xyz, pts["label"], pool="exact", sample=args.sample))

@@ -60,7 +60,7 @@ class PretrainRecipe:
     """U-Net shape."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     """How the two views are drawn."""
-    epochs: int = 80
+    epochs: int = 50
     """Passes over the scans (one step per scan)."""
     lr: float = 2e-3
     """Peak learning rate (AdamW)."""
@@ -93,7 +93,8 @@ class PretrainRecipe:
 
 
 PRESETS: dict[str, PretrainRecipe] = {
-    # 2 cores: ~1.2 s a step on ~45k-voxel scans cropped to 3-4.5 m; 80 epochs of 22 scans ~40 min
+    # 2 cores: 1.4-1.9 s a step on ~45k-voxel scans cropped to 3-4.5 m, ~40 s an epoch of 22 scans
+    # on the slower of the machines seen (80 epochs took 55-65 min there): 50 epochs stay under 45 min
     "cpu": PretrainRecipe(),
     # real hardware: wider and deeper, whole rooms, longer
     "large": PretrainRecipe(
