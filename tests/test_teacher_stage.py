@@ -34,6 +34,9 @@ def _checkpoint(path, seed):
     return str(path)
 
 
+EMBEDDING_DIM = 8 + 3 * (TeacherConfig().ssl_position_weight > 0)  # + the position block, if on
+
+
 def _ctx(store, **teacher):
     return StageContext(store.path, RunConfig(store=store.path, teacher=TeacherConfig(**teacher)))
 
@@ -46,7 +49,7 @@ def test_ssl_cache_reused_until_the_checkpoint_changes(tmp_path):
     attrs = store.attrs("scenes/room/teacher")
     assert attrs["complete"] and attrs["kind"] == "ssl" and set(attrs["inputs"]) == {"points", "checkpoint"}
     arr = store.group("scenes/room/teacher")["feat"]
-    assert arr.dtype == np.float16 and arr.shape == (n, 8) and arr.chunks[1] == 8
+    assert arr.dtype == np.float16 and arr.shape == (n, EMBEDDING_DIM) and arr.chunks[1] == EMBEDDING_DIM
     first = store.read("scenes/room/teacher", "feat")
 
     # nothing changed: skipped; a byte-identical copy elsewhere is the same teacher
@@ -71,11 +74,12 @@ def test_geometric_teacher_and_switching_kinds(tmp_path):
     assert run_scene(stage, ctx, "room").status == "done"
     ckpt = _checkpoint(tmp_path / "a.pt", 0)
     assert run_scene(stage, _ctx(store, kind="ssl", checkpoint=ckpt), "room").status == "done"
-    assert store.read("scenes/room/teacher", "feat").shape == (n, 8)
+    assert store.read("scenes/room/teacher", "feat").shape == (n, EMBEDDING_DIM)
     # the position block is part of the teacher's config: changing its weight recomputes
-    ctx = _ctx(store, kind="ssl", checkpoint=ckpt, ssl_position_weight=1.0)
-    assert run_scene(stage, ctx, "room").status == "done"
-    assert store.read("scenes/room/teacher", "feat").shape == (n, 11)
+    for weight, dim in ((0.0, 8), (2.5, 11)):
+        ctx = _ctx(store, kind="ssl", checkpoint=ckpt, ssl_position_weight=weight)
+        assert run_scene(stage, ctx, "room").status == "done"
+        assert store.read("scenes/room/teacher", "feat").shape == (n, dim)
 
 
 @pytest.mark.parametrize("teacher, message", [
