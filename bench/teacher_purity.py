@@ -5,8 +5,8 @@ default ``pretrain-teacher`` recipe; scene0000_00 is never in its pretraining se
 embedding alone and as the teacher's features, embedding plus the configured position block):
 purity@16 within 0.5 m (stages/affinity_purity.py), exactly as defined (the whole ball, sampled
 anchors) and with two bounded candidate pools (a local one and a random subset of the ball), each
-printed with what it ranks over. Then the wall time and peak memory of teacher inference on the scene, measured in a
-fresh process (so the peak is inference's own, not this script's).
+printed with what it ranks over. Then the wall time and peak memory of teacher inference on the
+scene, measured in a fresh process (so the peak is inference's own, not this script's).
 
     python bench/teacher_purity.py --checkpoint /tmp/d/teacher.pt [--scene scene0000_00]
         [--data ../shared/data] [--sample 20000] [--json out.json]
@@ -32,13 +32,16 @@ import numpy as np
 DEFAULT_DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def scene_points(data: Path, scene_id: str) -> dict[str, np.ndarray]:
+def scene_points(data: Path, scene_id: str, kind: str = "scannet") -> dict[str, np.ndarray]:
+    """A scene's points made exactly as ``ingest`` makes them: a ScanNet scan (``scannet``) or a
+    ``scannet_geometry`` PLY (``pointcloud``)."""
     from geopurify.pipeline.readers import get_reader
     from geopurify.stages.ingest import IngestConfig
     from geopurify.stages.ingest_stage import points_output
 
-    scene = get_reader("scannet").read(data / "scannet" / "scans", scene_id)
-    return points_output(scene, IngestConfig(), "scannet").arrays
+    root = data / "scannet" / "scans" if kind == "scannet" else data / "scannet_geometry"
+    scene = get_reader(kind).read(root, scene_id)
+    return points_output(scene, IngestConfig(), kind).arrays
 
 
 def measure_inference(points_file: str, kind: str, checkpoint: str) -> dict:

@@ -15,24 +15,14 @@ descriptors on the same anchors for reference. Prints the table and the best wei
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+from teacher_purity import DEFAULT_DATA, scene_points  # bench/ is the script's own folder
+
 TRAINING_SCANS = ["scene0001_00", "scene0002_00", "scene0003_00", "scene0004_00", "scene0005_00",
                   "scene0006_00", "scene0008_00"]
-
-
-def labelled_scan(data: Path, scene_id: str) -> dict[str, np.ndarray]:
-    """Points of a labelled geometry scan, made exactly as ``ingest`` makes them."""
-    from geopurify.pipeline.readers import get_reader
-    from geopurify.stages.ingest import IngestConfig
-    from geopurify.stages.ingest_stage import points_output
-
-    scene = get_reader("pointcloud").read(data / "scannet_geometry", scene_id)
-    return points_output(scene, IngestConfig(), "pointcloud").arrays
 
 
 def main() -> None:
@@ -61,7 +51,7 @@ def main() -> None:
              + [f"ssl, position {w:g}" for w in weights])
     scores = {name: [] for name in names}
     for scene_id in args.scenes:
-        pts = labelled_scan(args.data, scene_id)
+        pts = scene_points(args.data, scene_id, kind="pointcloud")
         if "label" not in pts:
             raise SystemExit(f"{scene_id}: no labels to score with")
         xyz, rgb, normal = pts["xyz"], pts["rgb"], pts["normal"]

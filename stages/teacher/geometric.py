@@ -14,8 +14,8 @@ in a cosine similarity:
 - colour (3): CIELAB (D65) of the voxel's mean colour, scaled so L, a, b span ~[-1, 1].
 
 Blocks are combined as ``blocks.combine`` does (each centred, scaled to unit mean norm, weighted; the
-whole vector unit length). Default weights were picked on labelled ``scannet_geometry`` scans (0002_00, 0004_00,
-0005_00, 0008_00), never on scene0000_00.
+whole vector unit length). Default weights were picked on labelled ``scannet_geometry`` scans
+(0002_00, 0004_00, 0005_00, 0008_00), never on scene0000_00.
 """
 
 from __future__ import annotations
