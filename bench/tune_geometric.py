@@ -37,24 +37,51 @@ def scene_inputs(store, scene_id: str):
 
 def pooled_confusion(inputs, cfg, protocol: str) -> np.ndarray:
     from geopurify.stages.purify.affinity import GeometricAffinity
+
+    points, _, coords, p2v, _, _ = inputs
+    return confusion_of(inputs, GeometricAffinity(cfg).embed(points, coords, p2v), cfg, protocol)
+
+
+def confusion_of(inputs, z, cfg, protocol: str) -> np.ndarray:
+    """The scene's confusion matrix after pooling its lifted features along embeddings ``z``."""
     from geopurify.stages.purify.graph import VoxelGraph, affinity_weights
     from geopurify.stages.purify.pooling import pool_fast
     from geopurify.stages.score import confusion_matrix
 
     points, text, coords, p2v, feats, neighbours = inputs
-    z = GeometricAffinity(cfg).embed(points, coords, p2v)
     graph = VoxelGraph(neighbours, affinity_weights(z, neighbours, cfg.temperature))
     result = pool_fast(graph, feats, text.embeddings, cfg.steps)
     pred = text.nyu40_ids.astype(np.int64)[result.labels][p2v]
     return confusion_matrix(points.label.astype(np.int64), pred, protocol)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def tuning_arguments(doc: str) -> argparse.ArgumentParser:
+    """The arguments every tuning bench takes: a store, its training scenes, an evaluation scene."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True)
     p.add_argument("--scenes", nargs="+", required=True, help="training scenes (names, globs)")
     p.add_argument("--eval-scene", default="")
     p.add_argument("--protocol", default="scannet19")
+    return p
+
+
+def training_inputs(args, console):
+    """The store, its chosen training scenes (never the evaluation scene) and their pooling inputs."""
+    from geopurify.pipeline.selection import select_scenes
+    from geopurify.pipeline.store import Store
+
+    store = Store(args.store, create=False)
+    scenes = select_scenes(args.scenes, store.scene_ids(), args.store)
+    if args.eval_scene in scenes:
+        raise SystemExit(f"{args.eval_scene} is among the tuning scenes")
+    t0 = time.perf_counter()
+    inputs = [scene_inputs(store, s) for s in scenes]
+    console.print(f"{len(scenes)} training scenes read and their kNN graphs built in {time.perf_counter() - t0:.1f} s")
+    return store, scenes, inputs
+
+
+def main() -> None:
+    p = tuning_arguments(__doc__)
     p.add_argument("--position", default="0.05,0.1,0.2,0.4")
     p.add_argument("--normal", default="0.15,0.3,0.6")
     p.add_argument("--colour", default="0.05,0.1,0.2")
@@ -63,19 +90,11 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from geopurify.pipeline.selection import select_scenes
-    from geopurify.pipeline.store import Store
     from geopurify.stages.purify.config import PurifyConfig
     from geopurify.stages.score import metrics
 
     console = Console()
-    store = Store(args.store, create=False)
-    scenes = select_scenes(args.scenes, store.scene_ids(), args.store)
-    if args.eval_scene in scenes:
-        raise SystemExit(f"{args.eval_scene} is among the tuning scenes")
-    t0 = time.perf_counter()
-    inputs = [scene_inputs(store, s) for s in scenes]
-    console.print(f"{len(scenes)} training scenes read and their kNN graphs built in {time.perf_counter() - t0:.1f} s")
+    store, scenes, inputs = training_inputs(args, console)
 
     base = PurifyConfig(affinity="geometric")
     grid = list(itertools.product(*(map(float, v.split(",")) for v in (args.position, args.normal, args.colour))))

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from geopurify.stages.teacher.pretrain import segment_info_nce
+from geopurify.stages.teacher.pretrain import segment_info_nce, segment_neighbours
 from geopurify.stages.teacher.segments import segment_scan
 
 from teacher_fixtures import box_room
@@ -32,3 +32,28 @@ def test_segment_loss_prefers_embeddings_that_follow_segments():
     assert float(good) < float(bad)
     # a point whose segment the other view lacks is left out (here: all of them -> zero loss)
     assert float(segment_info_nce(noise[:3], noise, voxel_segment, torch.tensor([9, 9, 9]), 0.1)) == 0.0
+
+
+def test_segment_neighbours_are_boxes_within_the_radius():
+    xyz = np.array([[0, 0, 0], [1, 0, 0], [1.3, 0, 0], [2, 0, 0], [5, 5, 0], [5, 6, 0]], np.float32)
+    segment = np.array([0, 0, 1, 1, 2, 2])
+    near = segment_neighbours(xyz, segment, radius=0.5)
+    np.testing.assert_array_equal(near, [[1, 1, 0], [1, 1, 0], [0, 0, 1]])
+    assert segment_neighbours(xyz, segment, radius=10.0).all()
+
+
+def test_local_negatives_leave_far_segments_out_of_the_loss():
+    rng = np.random.default_rng(2)
+    voxel_segment = torch.from_numpy(rng.integers(0, 4, 120))
+    point_segment = voxel_segment[:40]
+    z = torch.nn.functional.normalize(torch.randn(120, 8, generator=torch.Generator().manual_seed(3)), dim=1)
+    near = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]], dtype=torch.bool)
+    local = segment_info_nce(z[:40], z, voxel_segment, point_segment, 0.1, near)
+    # the same loss by hand: each point against the two segments of its own pair only
+    protos = torch.stack([torch.nn.functional.normalize(z[voxel_segment == s].sum(0), dim=0) for s in range(4)])
+    logits = z[:40] @ protos.T / 0.1
+    pair = (point_segment // 2) * 2
+    kept = torch.stack([logits[torch.arange(40), pair], logits[torch.arange(40), pair + 1]], dim=1)
+    expected = torch.nn.functional.cross_entropy(kept, point_segment - pair)
+    torch.testing.assert_close(local, expected)
+    assert not torch.isclose(local, segment_info_nce(z[:40], z, voxel_segment, point_segment, 0.1))

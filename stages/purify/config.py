@@ -28,6 +28,10 @@ class PurifyConfig:
     norm (see pooling.py). 0: the score is the cosine within the vocabulary's span. On
     scene0000_00 (simulated features) 8 or 32 directions cut the mean gap to the exact score only
     from 0.27 to 0.23 or 0.19, at 1.3x or 3.6x the pooling time."""
+    student_position_scale: float = 0.0
+    """Student affinity: also weigh neighbours by nearness, exp(-|dp|^2 / (2 s^2)) with s this scale
+    (m), as the geometric affinity does with its position scale. 0: the student's embeddings alone
+    (the paper's pooling)."""
     student: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Student model: empty = the store's ``models/student``; or a path to a ``.pt`` file or a
     student group. Its content fingerprint, not the path, enters the stage fingerprint."""

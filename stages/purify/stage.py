@@ -42,8 +42,8 @@ def check_config(cfg: PurifyConfig) -> None:
     for key in ("k", "voxel_size", "temperature"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"purify.{key} = {getattr(cfg, key)}: expected > 0")
-    if cfg.steps < 0 or cfg.score_rank < 0:
-        raise ConfigError("purify.steps and purify.score_rank must be >= 0")
+    if cfg.steps < 0 or cfg.score_rank < 0 or cfg.student_position_scale < 0:
+        raise ConfigError("purify.steps, purify.score_rank and purify.student_position_scale must be >= 0")
 
 
 def read_scene_points(store: Store, scene_id: str, with_label: bool) -> ScenePoints:

@@ -91,4 +91,17 @@ class StudentAffinity:
         # both voxelise with pipeline.geometry.voxelize: the rows must be purify's voxels
         if not (np.array_equal(own_coords, coords) and np.array_equal(own_p2v, point_to_voxel)):
             raise RuntimeError("the student's voxelisation differs from purify's")
+        return with_position(z, points.xyz, point_to_voxel, self.cfg)
+
+
+def with_position(z: np.ndarray, xyz: np.ndarray, point_to_voxel: np.ndarray, cfg: PurifyConfig) -> np.ndarray:
+    """Unit embeddings (V,E), plus a voxel-position block when ``student_position_scale`` is set:
+    the graph's Gaussian logit then gains -|dp|^2 / (2 s^2) beside z_v . z_u / temperature."""
+    if cfg.student_position_scale <= 0:
         return z
+    from geopurify.pipeline.geometry import voxel_mean
+
+    pos = voxel_mean(xyz.astype(np.float64), point_to_voxel, len(z))
+    pos = pos - pos.mean(axis=0)  # small magnitudes; the kernel is shift-invariant
+    block = pos * np.sqrt(cfg.temperature) / cfg.student_position_scale
+    return np.concatenate([z.astype(np.float64), block], axis=1)

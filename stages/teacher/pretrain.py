@@ -84,6 +84,11 @@ class PretrainRecipe:
     """Smallest segment (points); smaller ones merge into a neighbour."""
     segment_colour_weight: float = 0.5
     """Weight of CIELAB colour distance against normal disagreement in segment edges."""
+    segment_negative_radius: float = 0.0
+    """Local negatives: a point's segment competes only with segments whose bounding boxes come
+    within this distance (metres, in the scan) of its own segment's box; 0: every segment of the
+    other view. Affinity is judged between nearby points, so nearby segments are the negatives
+    that matter; far ones are mostly easy."""
     cluster_weight: float = 0.0
     """Weight of the swapped-prediction clustering loss (SwAV-style, learnt prototypes)."""
     prototypes: int = 64
@@ -262,10 +267,12 @@ def info_nce(za, zb, temperature: float, exclude=None):
                   + torch.nn.functional.cross_entropy(logits.T, target))
 
 
-def segment_info_nce(z_points, z_voxels, voxel_segment, point_segment, temperature: float):
+def segment_info_nce(z_points, z_voxels, voxel_segment, point_segment, temperature: float,
+                     near=None):
     """Each point's embedding (P,D) should match the mean embedding of its own segment among all
     segments of the other view (voxels (V,D) with their segment ids (V,)). Points whose segment is
-    absent from the other view are left out."""
+    absent from the other view are left out. ``near`` (S,S) bool over the scan's segment ids, when
+    given, keeps only the segments near each point's own as its negatives."""
     import torch
 
     ids, inverse = torch.unique(voxel_segment, return_inverse=True)
@@ -276,16 +283,35 @@ def segment_info_nce(z_points, z_voxels, voxel_segment, point_segment, temperatu
     if not bool(present.any()):
         return z_points.sum() * 0.0
     logits = z_points[present] @ protos.T / temperature
+    if near is not None:
+        logits = logits.masked_fill(~near[point_segment[present]][:, ids], float("-inf"))
     return torch.nn.functional.cross_entropy(logits, pos[present])
 
 
-def _segments(scan: Scan, recipe: PretrainRecipe) -> np.ndarray | None:
+def segment_neighbours(xyz: np.ndarray, segment: np.ndarray, radius: float) -> np.ndarray:
+    """(S,S) bool: segments whose axis-aligned bounding boxes are within ``radius`` of each other
+    (a superset of the truly near pairs, cheap for a few thousand segments); the diagonal is True."""
+    count = int(segment.max()) + 1
+    lo = np.full((count, 3), np.inf, np.float32)
+    hi = np.full((count, 3), -np.inf, np.float32)
+    np.minimum.at(lo, segment, xyz)
+    np.maximum.at(hi, segment, xyz)
+    gap = np.maximum(0.0, np.maximum(lo[:, None] - hi[None], lo[None] - hi[:, None]))
+    return np.linalg.norm(gap, axis=2) <= radius
+
+
+def _segments(scan: Scan, recipe: PretrainRecipe) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The scan's segment ids and, with local negatives, which segments are near which."""
     if recipe.segment_weight <= 0:
         return None
     from .segments import segment_scan
 
-    return segment_scan(scan.xyz, scan.rgb, scan.normal, threshold=recipe.segment_threshold,
-                        colour_weight=recipe.segment_colour_weight, min_size=recipe.segment_min_size)
+    segment = segment_scan(scan.xyz, scan.rgb, scan.normal, threshold=recipe.segment_threshold,
+                           colour_weight=recipe.segment_colour_weight, min_size=recipe.segment_min_size)
+    near = None
+    if recipe.segment_negative_radius > 0:
+        near = segment_neighbours(scan.xyz, segment, recipe.segment_negative_radius)
+    return segment, near
 
 
 def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
@@ -317,7 +343,7 @@ def cluster_loss(za, zb, protos, temperature: float):
     return -0.5 * ((qb * la).sum(dim=1).mean() + (qa * lb).sum(dim=1).mean())
 
 
-def _train_step(model, heads, optim, scan: Scan, segment: np.ndarray | None, recipe: PretrainRecipe,
+def _train_step(model, heads, optim, scan: Scan, segments: tuple | None, recipe: PretrainRecipe,
                 rng: np.random.Generator, device: str) -> float:
     import torch
 
@@ -360,13 +386,15 @@ def _train_step(model, heads, optim, scan: Scan, segment: np.ndarray | None, rec
             target_t = torch.from_numpy(np.concatenate(targets)).to(device)
             loss = loss + recipe.reconstruct_weight * torch.nn.functional.mse_loss(recon(z[rows_t]), target_t)
     if recipe.segment_weight > 0:
+        segment, near = segments
+        near = None if near is None else torch.from_numpy(near).to(device)
         va = len(inputs[0][0])
         vox_seg = [_voxel_segments(segment[v.index], inp[2], len(inp[0])) for v, inp in zip(views, inputs)]
         seg_pts = torch.from_numpy(segment[points]).to(device)
         seg_a, seg_b = (torch.from_numpy(s).to(device) for s in vox_seg)
         loss = loss + recipe.segment_weight * 0.5 * (
-            segment_info_nce(za, z[va:], seg_b, seg_pts, recipe.temperature)
-            + segment_info_nce(zb, z[:va], seg_a, seg_pts, recipe.temperature))
+            segment_info_nce(za, z[va:], seg_b, seg_pts, recipe.temperature, near)
+            + segment_info_nce(zb, z[:va], seg_a, seg_pts, recipe.temperature, near))
     optim.zero_grad(set_to_none=True)
     loss.backward()
     optim.step()
