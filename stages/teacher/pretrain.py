@@ -101,8 +101,9 @@ class PretrainRecipe:
 
 
 PRESETS: dict[str, PretrainRecipe] = {
-    # 2 cores: 0.6 s (fast machines) to 1.4-1.9 s a step on ~45k-voxel scans cropped to 3-4.5 m, ~40 s an epoch of 22 scans
-    # on the slower of the machines seen (80 epochs took 55-65 min there): 50 epochs stay under 45 min
+    # 2 cores: 0.6 s (fast machines) to 1.4-1.9 s a step on ~45k-voxel scans cropped to 3-4.5 m;
+    # ~40 s an epoch of 22 scans on the slowest machine seen (80 epochs took 55-65 min there):
+    # 50 epochs stay under 45 min everywhere (12 min on the fast ones)
     "cpu": PretrainRecipe(),
     # real hardware: wider and deeper, whole rooms, longer
     "large": PretrainRecipe(
