@@ -2,8 +2,9 @@
 
 For raw xyz+rgb+normal, the ``geometric`` teacher and the ``ssl`` teacher (a checkpoint made with the
 default ``pretrain-teacher`` recipe; scene0000_00 is never in its pretraining set; shown as its
-embedding alone and as the teacher's features, embedding plus the configured position block, beside
-the geometric descriptor with its position block weighted alike, the fair comparison):
+embedding alone and as the teacher's features, embedding plus the configured position block; by
+default weighted as the geometric descriptor's, else a row of the geometric descriptor re-weighted
+alike is added, the fair comparison):
 purity@16 within 0.5 m (stages/affinity_purity.py), exactly as defined (the whole ball, sampled
 anchors) and with two bounded candidate pools (a local one and a random subset of the ball), each
 printed with what it ranks over. Then the wall time and peak memory of teacher inference on the
@@ -109,11 +110,13 @@ def main() -> None:
         feats["ssl embedding alone"] = embedding
         feats[f"ssl (teacher features: + position block {ssl.ssl_position_weight:g})"] = ssl_features(
             embedding, xyz, ssl.ssl_position_weight)
-        # the fair comparison: the hand-made descriptor with the same position weight as ssl's
-        matched = replace(TeacherConfig(kind="geometric"), geometric_weights=[
-            ssl.ssl_position_weight, *TeacherConfig().geometric_weights[1:]])
-        feats[f"geometric, position weight {ssl.ssl_position_weight:g} (matched to ssl)"] = teacher_features(
-            matched, xyz, pts["rgb"], pts["normal"])
+        geometric_weights = TeacherConfig().geometric_weights
+        if ssl.ssl_position_weight != geometric_weights[0]:
+            # the fair comparison: the hand-made descriptor with the same position weight as ssl's
+            matched = replace(TeacherConfig(kind="geometric"),
+                              geometric_weights=[ssl.ssl_position_weight, *geometric_weights[1:]])
+            feats[f"geometric, position weight {ssl.ssl_position_weight:g} (matched to ssl)"] = \
+                teacher_features(matched, xyz, pts["rgb"], pts["normal"])
     const = np.ones((len(xyz), 1), np.float32)  # ties everywhere: the 16 spatially nearest
 
     pools = [("exact", {"pool": "exact", "sample": args.sample}), ("nearest", {"pool": "nearest"}),
