@@ -25,15 +25,11 @@ from tune_geometric import (confusion_of, pooled_confusion, scene_inputs,  # ben
                             training_inputs, tuning_arguments)
 
 
-def student_z(model, inputs) -> np.ndarray:
-    """The student's unit embeddings of the scene's purify voxels (no position block)."""
-    from geopurify.stages.distill.infer import student_embeddings
-
+def student_z(student, inputs) -> np.ndarray:
+    """The student's unit embeddings of the scene's purify voxels (the purify stage's own affinity
+    source, configured without a position block, so the grid can add each one cheaply)."""
     points, _, coords, p2v, _, _ = inputs
-    own_coords, own_p2v, z = student_embeddings(model, points.xyz, points.rgb, points.normal, points.fused, 0.02)
-    if not (np.array_equal(own_coords, coords) and np.array_equal(own_p2v, p2v)):
-        raise RuntimeError("the student's voxelisation differs from purify's")
-    return z
+    return student.embed(points, coords, p2v)
 
 
 def student_confusion(inputs, z, cfg, protocol: str) -> np.ndarray:
@@ -63,13 +59,13 @@ def main() -> None:
     from rich.table import Table
 
     from geopurify.pipeline.store import Store
-    from geopurify.stages.distill.weights import read_student
     from geopurify.stages.purify.config import PurifyConfig
+    from geopurify.stages.purify.student import StudentAffinity
     from geopurify.stages.score import metrics
 
     console = Console()
-    _, scenes, inputs = training_inputs(args, console)
-    model, _ = read_student(args.store)
+    store, scenes, inputs = training_inputs(args, console)
+    model = StudentAffinity(PurifyConfig(affinity="student"), store)
     zs = [student_z(model, x) for x in inputs]
 
     base = PurifyConfig(affinity="student")
