@@ -138,10 +138,11 @@ def test_results_do_not_depend_on_thread_count(monkeypatch):
         assert a.tobytes() == b.tobytes()
 
 
-def test_propagation_equals_scipy_csr_products_bit_for_bit():
+def test_propagation_equals_scipy_csr_products_to_rounding():
+    # bit for bit on some machines only: MKL may fuse multiply-adds where scipy does not
     coords, z, x, _ = random_scene(3)
     graph = build_graph(coords, z, k=16, temperature=0.05)
     a, want = graph.matrix(), np.asarray(x, dtype=np.float64)
     for _ in range(19):
         want = a @ want
-    assert propagate(graph, x, 19).tobytes() == want.tobytes()
+    np.testing.assert_allclose(propagate(graph, x, 19), want, rtol=1e-12, atol=1e-15)
