@@ -65,8 +65,8 @@ def main() -> None:
 
     console = Console()
     store, scenes, inputs = training_inputs(args, console)
-    model = StudentAffinity(PurifyConfig(affinity="student"), store)
-    zs = [student_z(model, x) for x in inputs]
+    student = StudentAffinity(PurifyConfig(affinity="student"), store)
+    zs = [student_z(student, x) for x in inputs]
 
     base = PurifyConfig(affinity="student")
     grid = list(itertools.product(*(map(float, v.split(",")) for v in (args.temperature, args.position))))
@@ -87,7 +87,7 @@ def main() -> None:
     evals = []
     for path in stores:
         x = scene_inputs(Store(path, create=False), args.eval_scene)
-        evals.append((x, student_z(model, x)))
+        evals.append((x, student_z(student, x)))
     table = Table(title=f"student pooling tuned on {len(scenes)} training scenes; {args.eval_scene} over "
                         f"{len(stores)} seed store(s) ({args.protocol})")
     for col in ("affinity", "training mIoU", "eval mIoU mean", "per seed"):
