@@ -42,6 +42,14 @@ def test_segment_neighbours_are_boxes_within_the_radius():
     assert segment_neighbours(xyz, segment, radius=10.0).all()
 
 
+def test_segment_neighbours_measure_the_gap_between_boxes_diagonally():
+    # 0.4 m apart along x and along y: each axis alone is within 0.5 m, the gap (0.57 m) is not
+    xyz = np.array([[0, 0, 0], [1, 1, 0], [1.4, 1.4, 0], [2, 2, 0]], np.float32)
+    segment = np.array([0, 0, 1, 1])
+    assert not segment_neighbours(xyz, segment, radius=0.5)[0, 1]
+    assert segment_neighbours(xyz, segment, radius=0.6)[0, 1]
+
+
 def test_local_negatives_leave_far_segments_out_of_the_loss():
     rng = np.random.default_rng(2)
     voxel_segment = torch.from_numpy(rng.integers(0, 4, 120))

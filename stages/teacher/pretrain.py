@@ -300,8 +300,13 @@ def segment_neighbours(xyz: np.ndarray, segment: np.ndarray, radius: float) -> n
     hi = np.full((count, 3), -np.inf, np.float32)
     np.minimum.at(lo, segment, xyz)
     np.maximum.at(hi, segment, xyz)
-    gap = np.maximum(0.0, np.maximum(lo[:, None] - hi[None], lo[None] - hi[:, None]))
-    return np.linalg.norm(gap, axis=2) <= radius
+    # one axis at a time: a few S x S blocks alive at once instead of S x S x 3 ones
+    squared = np.zeros((count, count), np.float32)
+    for axis in range(3):
+        gap = np.maximum(lo[:, None, axis] - hi[None, :, axis], lo[None, :, axis] - hi[:, None, axis])
+        np.maximum(gap, 0.0, out=gap)
+        squared += gap * gap
+    return squared <= np.float32(radius) ** 2
 
 
 def _segments(scan: Scan, recipe: PretrainRecipe) -> tuple[np.ndarray, np.ndarray | None] | None:
