@@ -303,9 +303,10 @@ def segment_neighbours(xyz: np.ndarray, segment: np.ndarray, radius: float) -> n
     # one axis at a time: a few S x S blocks alive at once instead of S x S x 3 ones
     squared = np.zeros((count, count), np.float32)
     for axis in range(3):
-        gap = np.maximum(lo[:, None, axis] - hi[None, :, axis], lo[None, :, axis] - hi[:, None, axis])
+        ahead = lo[:, None, axis] - hi[None, :, axis]  # how far box i starts after box j ends
+        gap = np.maximum(ahead, ahead.T)  # the gap is symmetric: j after i is the transpose
         np.maximum(gap, 0.0, out=gap)
-        squared += gap * gap
+        squared += np.square(gap, out=gap)
     return squared <= np.float32(radius) ** 2
 
 
