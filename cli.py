@@ -56,11 +56,8 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _run_scene_stage(command: str, cfg, scenes, force: bool) -> None:
-    from geopurify.workflows.registry import available
     from geopurify.workflows.run_stage import run_stage
 
-    if not available(command):
-        _fail(f"{command}: not built yet")
     result = run_stage(command, cfg, scenes, force, console=err_console)
     for o in result.failed:
         err_console.print(f"[red]failed:[/red] {o.scene}: {o.error}", highlight=False, soft_wrap=True)
@@ -79,6 +76,8 @@ def _guard(fn):
             return fn(*args, **kwargs)
         except GeopurifyError as exc:
             _fail(str(exc))
+        except OSError as exc:  # a read-only folder, a full disk, an unreachable scheduler
+            _fail(_os_error_line(exc))
     return wrapper
 
 
@@ -101,7 +100,8 @@ def ingest(
 @_guard
 def fuse(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    source: Annotated[Optional[str], typer.Option(help="openclip | simulated | precomputed")] = None,
+    source: Annotated[Optional[str], typer.Option(
+        help="openclip (default; needs --checkpoint) | precomputed | simulated (benchmark: renders the ground truth)")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Simulated preset: realistic | view-noise | swaps")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Simulated source seed.")] = None,
     mode: Annotated[Optional[str], typer.Option(help="Fusion: consensus | mean")] = None,
@@ -181,19 +181,10 @@ def distill(
     force: ForceOpt = False,
 ):
     """Train the student affinity network on the training scenes (no labels)."""
-    from geopurify.stages.distill.train import distill as run_distill
+    from geopurify.workflows.distill_run import run_distill
 
     cfg = _config(config, set, store=store)
-    scenes = list(train_scenes or cfg.distill.train_scenes or cfg.train_dataset.scenes)
-    if not cfg.store:
-        _fail("no store: pass --store or set store in the config")
-    from geopurify.pipeline.selection import select_scenes as pick
-    from geopurify.pipeline.store import Store
-    from geopurify.stages.distill.scenes import current_fingerprints
-
-    ids = pick(scenes, Store(cfg.store, create=False).scene_ids(), cfg.store)
-    summary = run_distill(cfg.store, ids, cfg.distill, out=out, resume=not restart, force=force,
-                          expected=current_fingerprints(cfg, cfg.store, ids))
+    summary = run_distill(cfg, train_scenes, out=out, restart=restart, force=force)
     console.print(f"distill: {summary['status']}; student in {cfg.store}/{summary['model_group']}"
                            + (f"; exported to {summary['out']}" if summary.get("out") else "")
                            + (f"; loss curve {summary['loss_curve']}" if summary["status"] == "done" else ""),
@@ -272,28 +263,34 @@ def _all_progress(total: int):
                     TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err_console)
 
 
-def _run_all_and_report(cfg, force: bool, report_dir: Path | None, quiet_summary: bool = False):
-    from geopurify.workflows.run_all import count_nodes, run_all
+def _run_all_and_report(cfg, force: bool, report_dir: Path | None):
     from geopurify.workflows.report import write_report
+    from geopurify.workflows.run_all import count_nodes, run_all
+    from geopurify.workflows.validate import validate
 
+    for note in validate(cfg, "all"):  # said once, before the progress bar
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     with _all_progress(0) as bar:
         task = bar.add_task("all", total=count_nodes(cfg), last="")
 
         def advance(o):
             bar.update(task, advance=1, last=f"{o.stage} {o.scene} {o.status}")
 
-        result = run_all(cfg, force, on_result=advance)
-    for o in result.failed:
-        err_console.print(f"[red]failed:[/red] {o.stage} {o.scene}: {o.error}", highlight=False, soft_wrap=True)
+        try:
+            result = run_all(cfg, force, on_result=advance)
+        except BaseException:
+            bar.live.transient = True  # the error is the one line left on the terminal
+            raise
+    _print_failures(result)
     report = None
     if not result.failed and report_dir is not None:
         report = write_report(result.stores, report_dir, None, cfg.score.protocol)
     return result, report
 
 
-def _default_report_dir(cfg) -> Path:
-    base = cfg.store[:-5] if cfg.store.endswith(".zarr") else cfg.store
-    return Path(base + "-report")
+def _print_failures(result) -> None:
+    for o in result.failed:
+        err_console.print(f"[red]failed:[/red] {o.stage} {o.scene}: {o.error}", highlight=False, soft_wrap=True)
 
 
 @app.command("all")
@@ -304,11 +301,13 @@ def run_everything(
     report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
 ):
     """ingest -> fuse -> teacher -> distill -> purify -> score, one Dask graph, then the report."""
+    from geopurify.workflows.reprocess import default_report_dir
+
     cfg = _config(config, set, **{"store": store, "run.scheduler": scheduler, "run.workers": workers})
-    result, path = _run_all_and_report(cfg, force, report or _default_report_dir(cfg))
+    result, path = _run_all_and_report(cfg, force, report or default_report_dir(cfg.store))
     done = sum(o.status == "done" for o in result.outcomes)
     console.print(f"all: {done} steps computed, {len(result.failed)} failed; stores: {', '.join(result.stores)}",
-              highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True)
     if path is not None:
         console.print(f"report: {path}", highlight=False)
     if result.failed:
@@ -323,29 +322,13 @@ def reprocess(
     report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
 ):
     """For cron: run only what is new or stale, under a store lock; one summary line."""
-    import time as _time
-
-    from geopurify.pipeline.lock import store_lock
-    from geopurify.pipeline.store import Store
+    from geopurify.workflows.reprocess import reprocess as run_reprocess
 
     cfg = _config(config, set, store=store)
-    if not cfg.store:
-        _fail("no store: set store in the config or pass --store")
-    started = _time.perf_counter()
-    Store(cfg.store)
-    with store_lock(cfg.store, wait):
-        result, _ = _run_all_and_report(cfg, False, None)
-        work = [o for o in result.outcomes if o.status == "done"]
-        path = None
-        if work and not result.failed:
-            from geopurify.workflows.report import write_report
-
-            path = write_report(result.stores, report or _default_report_dir(cfg), None, cfg.score.protocol)
-    stages = sorted({o.stage for o in work})
-    line = (f"reprocess: {len(work)} steps computed ({', '.join(stages) or 'nothing stale'}), "
-            f"{len(result.failed)} failed, {_time.perf_counter() - started:.1f} s")
-    console.print(line + (f"; report {path}" if path else ""), highlight=False, soft_wrap=True)
-    if result.failed:
+    done = run_reprocess(cfg, wait, report)
+    _print_failures(done.result)
+    console.print(done.summary(), highlight=False, soft_wrap=True)
+    if done.result.failed:
         raise typer.Exit(1)
 
 
@@ -445,6 +428,16 @@ def main() -> None:
     except GeopurifyError as exc:  # raised while parsing, before a command's own guard
         err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except OSError as exc:  # a read-only folder, a full disk, an unreachable scheduler
+        err_console.print(f"error: {_os_error_line(exc)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system failure: the file (when known) and what went wrong."""
+    where = exc.filename if exc.filename is not None else ""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return f"{where}: {what}" if where else f"{what} ({type(exc).__name__})"
 
 
 if __name__ == "__main__":

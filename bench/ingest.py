@@ -40,7 +40,7 @@ def main() -> None:
     from geopurify.pipeline.readers.scannet import ScanNetReader, find_files
     from geopurify.pipeline.stage import StageContext, run_scene
     from geopurify.pipeline.synthetic import generate_scene
-    from geopurify.stages.ingest import IngestStage
+    from geopurify.stages.ingest.stage import IngestStage
     from geopurify.workflows.config import RunConfig
 
     work = Path(tempfile.mkdtemp(prefix="geopurify-bench-ingest-"))

@@ -38,8 +38,8 @@ def scene_points(data: Path, scene_id: str, kind: str = "scannet") -> dict[str, 
     """A scene's points made exactly as ``ingest`` makes them: a ScanNet scan (``scannet``) or a
     ``scannet_geometry`` PLY (``pointcloud``)."""
     from geopurify.pipeline.readers import get_reader
-    from geopurify.stages.ingest import IngestConfig
-    from geopurify.stages.ingest_stage import points_output
+    from geopurify.stages.ingest.config import IngestConfig
+    from geopurify.stages.ingest.stage import points_output
 
     root = data / "scannet" / "scans" if kind == "scannet" else data / "scannet_geometry"
     scene = get_reader(kind).read(root, scene_id)

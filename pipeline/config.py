@@ -2,6 +2,8 @@
 
 A field declared with ``field(..., metadata=NOT_FINGERPRINTED)`` does not change results
 (paths, worker counts, batch sizes): it is stored with a group but left out of fingerprints.
+A config class may also define ``unused_fields(self) -> set[str]``: the fields its current values
+make irrelevant (the simulated source's settings in an openclip run), also left out.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ def to_dict(cfg: Any) -> dict:
 def fingerprinted_dict(cfg: Any) -> dict:
     """The fields of a config dataclass that change results, recursively."""
     out = {}
+    unused = cfg.unused_fields() if hasattr(cfg, "unused_fields") else set()
     for f in dataclasses.fields(cfg):
-        if not f.metadata.get("fingerprint", True):
+        if not f.metadata.get("fingerprint", True) or f.name in unused:
             continue
         value = getattr(cfg, f.name)
         out[f.name] = fingerprinted_dict(value) if dataclasses.is_dataclass(value) else value

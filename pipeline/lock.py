@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import StoreError
+from .store import logs_dir
 
 
 @contextmanager
@@ -19,7 +20,7 @@ def store_lock(store_path: str, wait_seconds: float = 0.0) -> Iterator[None]:
     if "://" in store_path:
         yield  # remote stores: the cluster's scheduler is the single writer
         return
-    path = Path(store_path) / "logs" / "lock"
+    path = logs_dir(store_path) / "lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_seconds

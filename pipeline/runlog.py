@@ -1,44 +1,71 @@
 """The run log: one JSON line per scene and stage outcome, in ``<store>/logs/runs.jsonl``.
 
-Only the driver process appends (workers return outcomes), so lines never interleave.
+Only the driver process appends (workers return outcomes), so lines never interleave. An
+unexpected failure's traceback is saved beside it (``logs/tracebacks/``) and the line names the file.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from .stage import Outcome
+from .store import logs_dir
 
 
 def log_path(store_path: str) -> Path:
-    return Path(store_path) / "logs" / "runs.jsonl"
+    return logs_dir(store_path) / "runs.jsonl"
 
 
 def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
+    """Append one line per outcome in one write; a line cut short earlier (a full disk, a kill)
+    is closed first, so it can never swallow this record."""
     if "://" in store_path:
         return  # remote stores: the terminal output is the log
     path = log_path(store_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with open(path, "a") as fh:
-        for o in outcomes:
-            fh.write(json.dumps({"time": stamp, "run": run, **asdict(o)}) + "\n")
+    lines = []
+    for o in outcomes:
+        row = {"time": stamp, "run": run, **asdict(o)}
+        detail = row.pop("detail", "")
+        if detail and o.status == "failed":
+            row["traceback"] = str(_save_traceback(store_path, run, o, detail))
+        elif detail:
+            row["detail"] = detail
+        lines.append(json.dumps(row) + "\n")
+    with open(path, "a+b") as fh:
+        fh.seek(0, 2)
+        if fh.tell() > 0:
+            fh.seek(-1, 2)
+            if fh.read(1) != b"\n":
+                lines.insert(0, "\n")
+        fh.write("".join(lines).encode())
+
+
+def _save_traceback(store_path: str, run: str, o: Outcome, text: str) -> Path:
+    folder = logs_dir(store_path) / "tracebacks"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{run}-{o.stage}-{o.scene}") + ".txt"
+    path = folder / name
+    path.write_text(text)
+    return path
 
 
 def last_outcomes(store_path: str) -> dict[tuple[str, str], dict]:
-    """The latest logged outcome of each (scene, stage)."""
+    """The latest logged outcome of each (scene, stage); never writes."""
     path = log_path(store_path)
     latest: dict[tuple[str, str], dict] = {}
-    if not path.exists():
+    if "://" in store_path or not path.exists():
         return latest
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
-        if row.get("status") != "skipped":
+        if isinstance(row, dict) and row.get("status") != "skipped" and "scene" in row and "stage" in row:
             latest[(row["scene"], row["stage"])] = row
     return latest

@@ -15,6 +15,7 @@ crash mid-write can never leave a group that claims to be complete.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -31,35 +32,71 @@ POINT_CHUNK = 65536
 _COMPRESSOR = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
 
 
+def logs_dir(store_path: str | Path) -> Path:
+    """``<store>/logs``: the run log, saved tracebacks and the lock (plain files)."""
+    return Path(store_path) / "logs"
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
 class Store:
-    """A run store on a local path (or any URL zarr can open)."""
+    """A run store on a local path (or any URL zarr can open).
+
+    ``create=True`` makes a new store where nothing exists yet; ``create=False`` needs an existing
+    one. Opening never writes to an existing store (status, score and report only read), and a
+    folder that is not a store is never adopted.
+    """
 
     def __init__(self, path: str | Path, create: bool = True):
         self.path = str(path)
         self.root = self._open(create)
 
     def _open(self, create: bool) -> zarr.Group:
-        local = "://" not in self.path
-        if local and not Path(self.path).exists():
-            if not create:
-                raise StoreError(f"{self.path}: no store here")
-            root = zarr.open_group(self.path, mode="a", zarr_format=3)
-            root.attrs.update({"geopurify_store_format": FORMAT_VERSION})
-            self._require_scenes(root)
-            return root
+        if _is_local(self.path):
+            self._check_local(create)
         try:
             root = zarr.open_group(self.path, mode="a", zarr_format=3)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open the store ({exc.strerror or exc})") from None
         except Exception as exc:  # zarr raises several types for a non-store folder
             raise StoreError(f"{self.path}: not a readable Zarr v3 store ({exc})") from None
         version = root.attrs.get("geopurify_store_format")
-        if version is None and not list(root.keys()):
+        if version is None and create and not list(root.keys()):
             root.attrs.update({"geopurify_store_format": FORMAT_VERSION})
         elif version != FORMAT_VERSION:
             raise StoreError(
                 f"{self.path}: store format {version!r} was written by an incompatible geopurify "
                 f"version (this one reads format {FORMAT_VERSION}); use a new store path")
-        self._require_scenes(root)
+        if create and "scenes" not in root:
+            self._require_scenes(root)
         return root
+
+    def _check_local(self, create: bool) -> None:
+        """Refuse what is not a store before zarr touches it: a file, or a folder with other things."""
+        path = Path(self.path)
+        if not path.exists():
+            if not create:
+                raise StoreError(f"{self.path}: no store here")
+            return
+        if not path.is_dir():
+            raise StoreError(f"{self.path}: is a file, not a store folder")
+        meta = path / "zarr.json"
+        if meta.is_file():
+            try:
+                attrs = json.loads(meta.read_text()).get("attributes", {})
+            except PermissionError as exc:
+                raise StoreError(f"{meta}: cannot read the store's metadata ({exc.strerror})") from None
+            except (ValueError, AttributeError):
+                raise StoreError(f"{meta}: the store's metadata is not valid JSON (cut short?); "
+                                 "restore it or use a new store path") from None
+            if "geopurify_store_format" not in attrs and any(p.name != "zarr.json" for p in path.iterdir()):
+                raise StoreError(f"{self.path}: a Zarr store, but not a geopurify one; use a new store path")
+            return
+        if any(path.iterdir()) or not create:
+            raise StoreError(f"{self.path}: exists and is not a geopurify store (no zarr.json); "
+                             "give a new path or an existing store")
 
     @staticmethod
     def _require_scenes(root: zarr.Group) -> None:
@@ -68,20 +105,30 @@ class Store:
         except zarr.errors.ContainsGroupError:
             pass  # another worker created it at the same moment
 
-    @property
-    def logs_dir(self) -> Path:
-        return Path(self.path) / "logs"
-
     # ---- groups -------------------------------------------------------------------------
     @staticmethod
     def scene_group_path(scene_id: str, stage: str) -> str:
         return f"scenes/{scene_id}/{stage}"
 
     def scene_ids(self) -> list[str]:
-        return sorted(self.root["scenes"].group_keys())
+        """Scenes the store holds (local stores: the folders under ``scenes/``, so that a scene
+        whose own metadata is damaged is still listed)."""
+        if _is_local(self.path):
+            folder = Path(self.path) / "scenes"
+            return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        return sorted(self.root["scenes"].group_keys()) if "scenes" in self.root else []
 
-    def stages_of(self, scene_id: str) -> list[str]:
-        return sorted(self.root[f"scenes/{scene_id}"].group_keys())
+    def damaged_metadata(self, path: str) -> list[str]:
+        """The ``zarr.json`` files on the way to ``path`` (its ancestors and itself) that do not decode."""
+        if not _is_local(self.path):
+            return []
+        bad = []
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            meta = Path(self.path, *parts[:i], "zarr.json")
+            if meta.is_file() and not _decodes(meta):
+                bad.append(str(meta))
+        return bad
 
     def group(self, path: str) -> zarr.Group | None:
         try:
@@ -91,13 +138,19 @@ class Store:
         return node if isinstance(node, zarr.Group) else None
 
     def attrs(self, path: str) -> dict:
+        """A group's attrs; ``{}`` when it does not exist; ``unreadable`` when its metadata does not
+        decode (cut short by a crash). Any other failure (permissions, I/O) is raised, naming it."""
         try:
             g = self.group(path)
-        except Exception:  # metadata cut short by a crash mid-write: not complete
+        except ValueError:  # json.JSONDecodeError and zarr's metadata errors: not complete
             return {"complete": False, "unreadable": True}
+        except OSError as exc:
+            raise StoreError(f"{self.path}/{path}: cannot read the group ({exc.strerror or exc})") from None
         return dict(g.attrs) if g is not None else {}
 
     def is_done(self, path: str, fingerprint: str) -> bool:
+        if self.damaged_metadata(path):
+            return False  # rewritten, ancestors repaired, by the next write
         a = self.attrs(path)
         return bool(a.get("complete")) and a.get("fingerprint") == fingerprint
 
@@ -131,6 +184,7 @@ class Store:
         last. Everything is computed before this is called, so a failure upstream never touches
         the store."""
         started = time.perf_counter()
+        self._repair_ancestors(path)
         if self.attrs(path).get("unreadable"):
             self._remove(path)
         g = self.root.require_group(path)
@@ -151,12 +205,22 @@ class Store:
         g.attrs.update(final)
         g.attrs.update({"complete": True})  # written last, on its own
 
-    def _remove(self, path: str) -> None:
-        if "://" in self.path:
-            raise StoreError(f"{self.path}/{path}: group metadata is unreadable; remove it by hand")
-        shutil.rmtree(Path(self.path) / path, ignore_errors=True)
+    def _repair_ancestors(self, path: str) -> None:
+        """The folders above a group (``scenes/``, ``scenes/<id>/``) hold no attrs of their own: a
+        ``zarr.json`` of theirs cut short is rewritten as an empty group's."""
+        for meta in self.damaged_metadata(str(Path(path).parent)):
+            Path(meta).write_text(json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}}))
 
-    def invalidate(self, path: str) -> None:
-        g = self.group(path)
-        if g is not None:
-            g.attrs.update({"complete": False})
+    def _remove(self, path: str) -> None:
+        """Remove a group whose own metadata does not decode (never for any other reason)."""
+        if not _is_local(self.path):
+            raise StoreError(f"{self.path}/{path}: group metadata is unreadable; remove it by hand")
+        shutil.rmtree(Path(self.path) / path)
+
+
+def _decodes(meta: Path) -> bool:
+    try:
+        json.loads(meta.read_text())
+    except ValueError:
+        return False
+    return True

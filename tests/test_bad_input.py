@@ -23,7 +23,7 @@ from geopurify.pipeline.readers.pointcloud import PointCloudReader
 from geopurify.pipeline.readers.scannet import ScanNetReader
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.synthetic import generate_scene, write_generic, write_matrix
-from geopurify.stages.ingest import IngestStage
+from geopurify.stages.ingest.stage import IngestStage
 from geopurify.workflows.config import RunConfig
 
 GOOD, BAD = "good0000_00", "bad0000_00"

@@ -156,7 +156,8 @@ def test_current_fingerprints_refuse_a_fused_group_made_with_another_config(tmp_
 
     generate_scene(tmp_path / "data", "syn", seed=3, num_frames=4)
     cfg = load_run_config(None, [f"store={str(tmp_path / 's.zarr')!r}", "dataset.kind='scannet'",
-                                 f"dataset.root={str(tmp_path / 'data')!r}", "teacher.kind='geometric'"],
+                                 f"dataset.root={str(tmp_path / 'data')!r}", "teacher.kind='geometric'",
+                                 "fuse.source='simulated'"],
                           search_cwd=False)
     ctx = StageContext(cfg.store, cfg)
     for command in ("ingest", "fuse", "teacher"):

@@ -137,7 +137,7 @@ def test_unreadable_frames_are_skipped_and_counted(tmp_path):
     scene = make_scene(tmp_path / "scan")
     write_maps(tmp_path / "maps")
     scene.frames[1].color_path.write_bytes(b"broken")
-    cfg = fuse_cfg(tmp_path / "maps", mode="mean", frame_stride=1)
+    cfg = fuse_cfg(tmp_path / "maps", mode="mean", frame_stride=1, max_unreadable_frames=0.5)
     out = fuse_scene(scene, scene.xyz, cfg, encode_vocab(cfg))
     assert out.attrs["unreadable_frames"] == 1 and out.attrs["frames_used"] == 2
     assert "frame 1" in out.attrs["warnings"][0]
@@ -150,8 +150,10 @@ def test_stride_and_scenes_without_usable_frames(tmp_path):
     assert fuse_scene(scene, scene.xyz, cfg, encode_vocab(cfg)).attrs["frames_used"] == 2
     for f in scene.frames:
         f.color_path.write_bytes(b"broken")
-    with pytest.raises(InputError, match="none of the 3 frames"):
+    with pytest.raises(InputError, match="fuse.max_unreadable_frames"):
         fuse_scene(scene, scene.xyz, fuse_cfg(tmp_path / "maps"), encode_vocab(cfg))
+    with pytest.raises(InputError, match="none of the 3 frames"):
+        fuse_scene(scene, scene.xyz, fuse_cfg(tmp_path / "maps", max_unreadable_frames=1.0), encode_vocab(cfg))
     scene.frames = []
     with pytest.raises(InputError, match="no usable frame"):
         fuse_scene(scene, scene.xyz, fuse_cfg(tmp_path / "maps"), encode_vocab(cfg))

@@ -19,7 +19,7 @@ from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.synthetic import generate_dataset, generate_scene, write_generic
 from geopurify.pipeline.ply import write_ply
-from geopurify.stages.ingest import IngestStage
+from geopurify.stages.ingest.stage import IngestStage
 from geopurify.workflows.config import RunConfig
 
 SCENES = ["synth0000_00", "synth0001_00", "synth0002_00"]
@@ -162,7 +162,7 @@ KILLED_WRITER = r"""
 import dataclasses, sys, time
 import zarr
 from geopurify.pipeline.stage import StageContext, run_scene
-from geopurify.stages.ingest import IngestStage
+from geopurify.stages.ingest.stage import IngestStage
 from geopurify.workflows.config import RunConfig
 
 original = zarr.Array.__setitem__

@@ -18,20 +18,23 @@ from geopurify.workflows.config import RunConfig
 from purify_fixture import write_fixture_store
 
 
+OF = "purified_geometric"  # the fixture purifies with the geometric affinity
+
+
 @pytest.fixture(scope="module")
 def purified_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("q") / "s.zarr"
     write_fixture_store(path)
     cfg = RunConfig(store=str(path))
     cfg.purify.affinity, cfg.purify.k, cfg.purify.keep_features = "geometric", 24, True
-    outcome = run_scene(PurifyStage(), StageContext(str(path), cfg), "scene_a")
+    outcome = run_scene(PurifyStage(cfg.purify.affinity), StageContext(str(path), cfg), "scene_a")
     assert outcome.status == "done", outcome.error + outcome.detail
     return path
 
 
 def test_query_writes_a_ply_with_one_score_per_prompt(purified_store, tmp_path):
     out = tmp_path / "scores.ply"
-    summary = query_scene(purified_store, "scene_a", ["table", "a red box"], out, threshold=0.5)
+    summary = query_scene(purified_store, "scene_a", ["table", "a red box"], out, of=OF, threshold=0.5)
     n = len(Store(purified_store).read("scenes/scene_a/points", "xyz"))
     vertex = PlyData.read(str(out))["vertex"]
     assert vertex.count == n
@@ -48,10 +51,10 @@ def test_query_writes_a_ply_with_one_score_per_prompt(purified_store, tmp_path):
 
 def test_class_name_prompts_agree_with_purified_labels(purified_store, tmp_path):
     ids, names = vocabulary("scannet20")
-    query_scene(purified_store, "scene_a", names, tmp_path / "all.ply")
+    query_scene(purified_store, "scene_a", names, tmp_path / "all.ply", of=OF)
     vertex = PlyData.read(str(tmp_path / "all.ply"))["vertex"]
     scores = np.stack([np.asarray(vertex[f"score_{i}"]) for i in range(len(names))], 1)
-    label = Store(purified_store).read("scenes/scene_a/purified", "label")
+    label = Store(purified_store).read("scenes/scene_a/purified_geometric", "label")
     picked = np.asarray(ids)[scores.argmax(1)]
     # the features are stored as float16: only near-ties (margin below float16 rounding) may differ
     top2 = np.sort(scores, axis=1)[:, -2:]
@@ -67,18 +70,18 @@ def test_query_of_fused_and_missing_features(purified_store, tmp_path):
     write_fixture_store(other)
     cfg = RunConfig(store=str(other))
     cfg.purify.affinity, cfg.purify.k = "geometric", 24
-    run_scene(PurifyStage(), StageContext(str(other), cfg), "scene_a")
+    run_scene(PurifyStage(cfg.purify.affinity), StageContext(str(other), cfg), "scene_a")
     with pytest.raises(StoreError, match="keep-features"):
-        query_scene(other, "scene_a", ["floor"], tmp_path / "x.ply")
+        query_scene(other, "scene_a", ["floor"], tmp_path / "x.ply", of=OF)
     assert not (tmp_path / "x.ply").exists()
 
 
 def test_a_mismatched_text_encoder_is_refused(purified_store, tmp_path):
     wrong = FuseConfig(source="simulated", hashed_dim=32)
     with pytest.raises(StoreError, match="text encoder mismatch"):
-        query_scene(purified_store, "scene_a", ["floor"], tmp_path / "x.ply", fuse_cfg=wrong)
+        query_scene(purified_store, "scene_a", ["floor"], tmp_path / "x.ply", of=OF, fuse_cfg=wrong)
     right = dataclasses.replace(wrong, hashed_dim=64)
-    query_scene(purified_store, "scene_a", ["floor"], tmp_path / "y.ply", fuse_cfg=right)
+    query_scene(purified_store, "scene_a", ["floor"], tmp_path / "y.ply", of=OF, fuse_cfg=right)
 
 
 def test_regions_are_connected_components_largest_first():

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from geopurify.pipeline.errors import ConfigError
+
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.workflows.config import RunConfig
-from geopurify.stages.purify.stage import PurifyStage
+from geopurify.stages.purify.stage import PurifyStage, purify_group
 
 from purify_fixture import write_fixture_store
 
@@ -15,7 +17,7 @@ def run(path, **purify):
     cfg = RunConfig(store=str(path))
     for key, value in purify.items():
         setattr(cfg.purify, key, value)
-    outcome = run_scene(PurifyStage(), StageContext(str(path), cfg), "scene_a")
+    outcome = run_scene(PurifyStage(cfg.purify.affinity), StageContext(str(path), cfg), "scene_a")
     assert outcome.status in ("done", "skipped"), outcome.error + outcome.detail
     return outcome, Store(path)
 
@@ -37,7 +39,7 @@ def lift_only_accuracy(store, label):
 def test_purify_writes_labels_scores_and_repairs_errors(tmp_path, affinity):
     store, label = write_fixture_store(tmp_path / "s.zarr")
     _, store = run(tmp_path / "s.zarr", affinity=affinity, k=24)
-    g = "scenes/scene_a/purified"
+    g = f"scenes/scene_a/{purify_group(affinity)}"
     pred, score = store.read(g, "label"), store.read(g, "score")
     assert pred.dtype == np.int16 and pred.shape == label.shape
     assert score.dtype == np.float16 and np.all(np.abs(score.astype(float)) <= 1.0)
@@ -45,9 +47,9 @@ def test_purify_writes_labels_scores_and_repairs_errors(tmp_path, affinity):
     attrs = store.attrs(g)
     assert attrs["affinity"] == affinity and attrs["path"] == "fast" and attrs["complete"]
     lift = lift_only_accuracy(store, label)
-    assert accuracy(store, label, "purified") > lift + 0.03
+    assert accuracy(store, label, purify_group(affinity)) > lift + 0.03
     if affinity == "oracle":
-        assert accuracy(store, label, "purified") > 0.97
+        assert accuracy(store, label, purify_group(affinity)) > 0.97
 
 
 def test_keep_features_gives_the_same_labels_and_unit_features(tmp_path):
@@ -55,7 +57,7 @@ def test_keep_features_gives_the_same_labels_and_unit_features(tmp_path):
     write_fixture_store(tmp_path / "b.zarr")
     _, fast = run(tmp_path / "a.zarr", affinity="geometric", k=24)
     _, full = run(tmp_path / "b.zarr", affinity="geometric", k=24, keep_features=True)
-    g = "scenes/scene_a/purified"
+    g = "scenes/scene_a/purified_geometric"
     np.testing.assert_array_equal(fast.read(g, "label"), full.read(g, "label"))
     feat = full.read(g, "feat").astype(np.float32)
     assert feat.shape == (len(full.read(g, "label")), 64)
@@ -69,7 +71,7 @@ def test_two_runs_give_bit_identical_arrays(tmp_path):
         write_fixture_store(tmp_path / name)
         run(tmp_path / name, affinity="geometric", k=24, keep_features=True)
     a, b = Store(tmp_path / "a.zarr"), Store(tmp_path / "b.zarr")
-    g = "scenes/scene_a/purified"
+    g = "scenes/scene_a/purified_geometric"
     for name in ("label", "score", "feat"):
         assert a.read(g, name).tobytes() == b.read(g, name).tobytes()
     assert a.attrs(g)["fingerprint"] == b.attrs(g)["fingerprint"]
@@ -80,23 +82,25 @@ def test_config_keys_change_the_fingerprint_and_rerun(tmp_path):
     first, store = run(tmp_path / "s.zarr", affinity="geometric", k=24)
     again, _ = run(tmp_path / "s.zarr", affinity="geometric", k=24)
     assert first.status == "done" and again.status == "skipped"
-    fp = store.attrs("scenes/scene_a/purified")["fingerprint"]
+    fp = store.attrs("scenes/scene_a/purified_geometric")["fingerprint"]
     for change in ({"k": 16}, {"steps": 5}, {"temperature": 0.1}):
         outcome, store = run(tmp_path / "s.zarr", affinity="geometric", **{"k": 24, **change})
         assert outcome.status == "done"
-        assert store.attrs("scenes/scene_a/purified")["fingerprint"] != fp
+        assert store.attrs("scenes/scene_a/purified_geometric")["fingerprint"] != fp
 
 
 def test_oracle_without_labels_fails_cleanly(tmp_path):
     write_fixture_store(tmp_path / "s.zarr", with_label=False)
     cfg = RunConfig(store=str(tmp_path / "s.zarr"))
     cfg.purify.affinity = "oracle"
-    outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
+    outcome = run_scene(PurifyStage(cfg.purify.affinity), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
     assert outcome.status == "failed" and "labels" in outcome.error and not outcome.detail
-    assert Store(tmp_path / "s.zarr").group("scenes/scene_a/purified") is None
+    assert Store(tmp_path / "s.zarr").group("scenes/scene_a/purified_oracle") is None
 
 
 def test_unknown_affinity_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="purify.affinity"):
+        PurifyStage("magic")
     write_fixture_store(tmp_path / "s.zarr")
     cfg = RunConfig(store=str(tmp_path / "s.zarr"))
     cfg.purify.affinity = "magic"

@@ -23,7 +23,7 @@ def small_config(tmp: Path, data: Path, store: str = "s.zarr", **sections) -> Ru
         "dataset.kind='scannet'", f"dataset.root={str(data)!r}", "dataset.scenes=['wf_eval']",
         "train_dataset.kind='scannet'", f"train_dataset.root={str(data)!r}",
         "train_dataset.scenes=['wf_train*']",
-        "teacher.kind='geometric'",
+        "fuse.source='simulated'", "teacher.kind='geometric'",
         "distill.epochs=2", "distill.width=16", "distill.anchors=512",
         "evaluation.seeds=[0]", "evaluation.affinities=['student', 'geometric', 'oracle']",
     ]

@@ -10,7 +10,7 @@ from geopurify.pipeline.config import NOT_FINGERPRINTED
 from geopurify.pipeline.readers.base import DatasetConfig
 from geopurify.stages.distill.config import DistillConfig
 from geopurify.stages.fuse.config import FuseConfig
-from geopurify.stages.ingest import IngestConfig
+from geopurify.stages.ingest.config import IngestConfig
 from geopurify.stages.purify.config import PurifyConfig
 from geopurify.stages.score import ScoreConfig
 from geopurify.stages.teacher.config import TeacherConfig

@@ -1,34 +1,45 @@
-"""Which stage each command runs: a plain dict, imported lazily so the CLI starts fast."""
+"""Which stage each per-scene command runs: plain functions that import their stage when called, so
+the CLI starts fast and the call graph can be followed by reading."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from geopurify.pipeline.stage import SceneStage
 
-# command -> (module:class) of the per-scene stage; in pipeline order
-SCENE_STAGES = {
-    "ingest": "geopurify.stages.ingest:IngestStage",
-    "fuse": "geopurify.stages.fuse.stage:FuseStage",
-    "teacher": "geopurify.stages.teacher.stage:TeacherStage",
-    "purify": "geopurify.stages.purify.stage:PurifyStage",
-}
 
-# command -> store group name under scenes/<id>/
+def _ingest(cfg) -> SceneStage:
+    from geopurify.stages.ingest.stage import IngestStage
+
+    return IngestStage()
+
+
+def _fuse(cfg) -> SceneStage:
+    from geopurify.stages.fuse.stage import FuseStage
+
+    return FuseStage()
+
+
+def _teacher(cfg) -> SceneStage:
+    from geopurify.stages.teacher.stage import TeacherStage
+
+    return TeacherStage()
+
+
+def _purify(cfg) -> SceneStage:
+    from geopurify.stages.purify.stage import PurifyStage
+
+    return PurifyStage(cfg.purify.affinity if cfg is not None else "student")
+
+
+SCENE_STAGES = {"ingest": _ingest, "fuse": _fuse, "teacher": _teacher, "purify": _purify}
+"""Command -> function of the run config giving its stage; in pipeline order."""
+
 GROUP_OF = {"ingest": "points", "fuse": "fused", "teacher": "teacher", "purify": "purified"}
+"""Command -> its store group under ``scenes/<id>/`` (purify: the student's; see ``purify_group``)."""
 
-
-# command -> the per-scene commands whose groups it reads
 UPSTREAM = {"ingest": (), "fuse": ("ingest",), "teacher": ("ingest",), "purify": ("fuse", "teacher")}
+"""Command -> the per-scene commands whose groups it reads."""
 
 
-def available(command: str) -> bool:
-    """Whether the stage's module exists in this build."""
-    module = SCENE_STAGES[command].split(":")[0]
-    return importlib.util.find_spec(module) is not None
-
-
-def scene_stage(command: str) -> SceneStage:
-    module, cls = SCENE_STAGES[command].split(":")
-    return getattr(importlib.import_module(module), cls)()
+def scene_stage(command: str, cfg=None) -> SceneStage:
+    """The stage ``command`` runs under run config ``cfg`` (purify's group follows its affinity)."""
+    return SCENE_STAGES[command](cfg)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +18,18 @@ from pathlib import Path
 import dask
 
 from geopurify.pipeline import runlog
-from geopurify.pipeline.errors import ConfigError
+from geopurify.pipeline.errors import ConfigError, GeopurifyError
+from geopurify.pipeline.lock import store_lock
 from geopurify.pipeline.readers import list_scenes
-from geopurify.pipeline.schedule import check_scheduler, compute_graph
+from geopurify.pipeline.schedule import compute_graph
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
 
 from .config import RunConfig
+from .joins import distill_student, teacher_checkpoint
 from .registry import scene_stage
+from .validate import validate
 
 
 @dataclass
@@ -35,6 +39,8 @@ class AllResult:
     """The main store, then one per further evaluation seed."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time per stage, summed over scenes."""
+    notes: list[str] = field(default_factory=list)
+    """What the config check had to say once (``evaluation.*`` replacing a stage's key)."""
 
     @property
     def failed(self) -> list[Outcome]:
@@ -84,35 +90,38 @@ def _prepare(stage, ctx, scene_ids) -> Outcome:
     was_done = ctx.store.is_done(path, text_fingerprint(ctx.cfg.fuse))
     try:
         stage.prepare(ctx, scene_ids)
-    except Exception as exc:  # reported like a scene failure; the dependent nodes are skipped
+    except GeopurifyError as exc:  # reported like a scene failure; the dependent nodes are skipped
         return Outcome("*", "text", "failed", error=str(exc))
+    except Exception as exc:
+        return Outcome("*", "text", "failed", error=f"{type(exc).__name__}: {exc}",
+                       detail=traceback.format_exc())
     return Outcome("*", "text", "skipped" if was_done else "done", time.perf_counter() - started)
 
 
 def _run_join(job, cfg, *args) -> Outcome:
-    """Distill or teacher pretraining: one job over many scenes."""
-    from geopurify.pipeline.errors import GeopurifyError
-
+    """Distill or teacher pretraining: one job over many scenes. Any failure is an outcome (with
+    its traceback when unexpected), so the per-scene work that does not need it still finishes."""
     started = time.perf_counter()
     try:
         status = job(cfg, *args)
     except GeopurifyError as exc:
         return Outcome("*", job.__name__, "failed", time.perf_counter() - started, str(exc))
+    except Exception as exc:  # a bug or an unforeseen input: recorded with its traceback
+        return Outcome("*", job.__name__, "failed", time.perf_counter() - started,
+                       f"{type(exc).__name__}: {exc}", traceback.format_exc())
     return Outcome("*", job.__name__, status, time.perf_counter() - started)
 
 
 def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force: bool,
                 student_from: str | None = None) -> list:
     """All nodes of one store's run, in an order fit for reporting."""
-    from . import joins
-
     eval_ctx = StageContext(cfg.store, cfg)
     train_ctx = StageContext(cfg.store, dataclasses.replace(cfg, dataset=cfg.train_dataset))
     ctx_of = {**{s: eval_ctx for s in eval_ids}, **{s: train_ctx for s in train_ids}}
     ingest, fuse, teacher = scene_stage("ingest"), scene_stage("fuse"), scene_stage("teacher")
     nodes = []
     text = dask.delayed(_prepare, pure=False)(fuse, eval_ctx, eval_ids + train_ids)
-    teacher_ready = dask.delayed(_run_join, pure=False)(joins.teacher_checkpoint, cfg)
+    teacher_ready = dask.delayed(_run_join, pure=False)(teacher_checkpoint, cfg)
     nodes += [text, teacher_ready]
     fused, taught = {}, {}
     for sid in eval_ids + train_ids:
@@ -124,7 +133,7 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
     student = None
     if student_from is None and train_ids:
         student = dask.delayed(_run_join, pure=False)(
-            joins.distill_student, cfg, train_ids, force,
+            distill_student, cfg, train_ids, force,
             dask.delayed(list)([fused[s] for s in train_ids] + [taught[s] for s in train_ids]))
         nodes.append(student)
     purified = []
@@ -135,34 +144,47 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
             cfg.purify, affinity=affinity, **({"student": student_from} if student_from else {})))
         for sid in eval_ids:
             up = [fused[sid], taught[sid]] + ([student] if student is not None and affinity == "student" else [])
-            node = _node(run_purify, affinity, StageContext(cfg.store, stage_cfg), sid, force, upstream=up)
+            node = _node(run_purify, StageContext(cfg.store, stage_cfg), sid, force, upstream=up)
             purified.append(node)
     nodes += purified
     return nodes
 
 
-def purify_group(affinity: str) -> str:
-    """The method's own result is ``purified``; the ablations' sit beside it."""
-    return "purified" if affinity == "student" else f"purified_{affinity}"
-
-
-def run_purify(affinity, ctx, scene_id, force) -> Outcome:
-    stage = scene_stage("purify")
-    stage.name = purify_group(affinity)
+def run_purify(ctx: StageContext, scene_id: str, force: bool) -> Outcome:
+    """Purify one scene with ``ctx``'s affinity; the oracle is skipped where there are no labels."""
+    stage = scene_stage("purify", ctx.cfg)
     points = ctx.store.group(f"scenes/{scene_id}/points")
-    if affinity == "oracle" and (points is None or "label" not in points):
+    if stage.affinity == "oracle" and (points is None or "label" not in points):
         return Outcome(scene_id, stage.name, "skipped", detail="no labels: no oracle")
     return run_scene(stage, ctx, scene_id, force)
 
 
-def run_all(cfg: RunConfig, force: bool = False, on_result=None) -> AllResult:
-    if not cfg.store:
-        raise ConfigError("no store: set store in the config or pass --store")
-    check_scheduler(cfg.run.scheduler)
+def run_all(cfg: RunConfig, force: bool = False, on_result=None, lock_wait: float | None = 0.0) -> AllResult:
+    """The whole graph for every evaluation seed. The config is checked first (nothing is written
+    when it is bad); the store lock is held throughout (``lock_wait`` None: the caller holds it)."""
+    notes = validate(cfg, "all")
     eval_ids, train_ids = scene_lists(cfg)
+    Store(cfg.store)
+    if lock_wait is None:
+        result = _run_seeds(cfg, eval_ids, train_ids, force, on_result)
+    else:
+        with store_lock(cfg.store, lock_wait):
+            result = _run_seeds(cfg, eval_ids, train_ids, force, on_result)
+    result.notes = notes
+    return result
+
+
+def evaluation_seeds(cfg: RunConfig) -> list[int]:
+    """The simulator seeds to evaluate; other 2D sources have none, so one store."""
+    if cfg.fuse.source != "simulated":
+        return [cfg.fuse.simulated.seed]
+    return list(cfg.evaluation.seeds or [cfg.fuse.simulated.seed])
+
+
+def _run_seeds(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force: bool, on_result) -> AllResult:
     result = AllResult()
     run_id = uuid.uuid4().hex[:8]
-    for i, seed in enumerate(cfg.evaluation.seeds or [cfg.fuse.simulated.seed]):
+    for i, seed in enumerate(evaluation_seeds(cfg)):
         if i == 0:
             run_cfg, student_from, trains = _with_seed(cfg, seed), None, train_ids
         else:
@@ -190,7 +212,7 @@ def count_nodes(cfg: RunConfig) -> int:
     eval_ids, train_ids = scene_lists(cfg)
     return sum(len(build_graph(cfg, eval_ids, train_ids if i == 0 else [], False,
                                None if i == 0 else cfg.store))
-               for i, _ in enumerate(cfg.evaluation.seeds or [0]))
+               for i, _ in enumerate(evaluation_seeds(cfg)))
 
 
 __all__ = ["AllResult", "run_all", "seed_store_path", "scene_lists", "count_nodes", "Path"]

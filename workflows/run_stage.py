@@ -9,15 +9,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from geopurify.pipeline import runlog
-from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers import list_scenes
-from geopurify.pipeline.schedule import check_scheduler, run_stage_over_scenes
+from geopurify.pipeline.schedule import run_stage_over_scenes
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext
 from geopurify.pipeline.store import Store
 
 from .config import RunConfig
 from .registry import GROUP_OF, scene_stage
+from .validate import validate
 
 
 @dataclass
@@ -51,11 +51,9 @@ def resolve_scenes(cfg: RunConfig, command: str, patterns: list[str] | None) -> 
 
 def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, force: bool = False,
               console: Console | None = None, run_id: str | None = None) -> StageRun:
-    if not cfg.store:
-        raise ConfigError("no store: pass --store or set store in the config")
-    check_scheduler(cfg.run.scheduler)
+    validate(cfg, command)  # the stage's whole config, before any scene is touched
     scene_ids = resolve_scenes(cfg, command, scenes)
-    stage = scene_stage(command)
+    stage = scene_stage(command, cfg)
     Store(cfg.store)  # create (or check the format of) the store once, before any worker
     ctx = StageContext(cfg.store, cfg)
     console = console or Console(stderr=True)
@@ -67,8 +65,12 @@ def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, for
         def advance(outcome: Outcome) -> None:
             bar.update(task, advance=1, last=f"{outcome.scene} {outcome.status}")
 
-        outcomes = run_stage_over_scenes(stage, ctx, scene_ids, cfg.run.scheduler, cfg.run.workers,
-                                         force, on_result=advance)
+        try:
+            outcomes = run_stage_over_scenes(stage, ctx, scene_ids, cfg.run.scheduler, cfg.run.workers,
+                                             force, on_result=advance)
+        except BaseException:
+            bar.live.transient = True  # the error is the one line left on the terminal
+            raise
     runlog.append(cfg.store, outcomes, run_id or uuid.uuid4().hex[:8])
     return StageRun(command, outcomes)
 

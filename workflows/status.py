@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from geopurify.pipeline import config as cfgmod
@@ -10,8 +11,11 @@ from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
 
+from geopurify.stages.purify.config import AFFINITIES
+from geopurify.stages.purify.stage import purify_group
+
 from .config import RunConfig
-from .registry import GROUP_OF, UPSTREAM, available, scene_stage
+from .registry import GROUP_OF, UPSTREAM, scene_stage
 
 
 @dataclass
@@ -22,10 +26,17 @@ class Cell:
     note: str = ""
 
 
+def column_name(command: str, affinity: str = "student") -> str:
+    return command if affinity == "student" else f"{command}:{affinity}"
+
+
 def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str,
-                failures: dict) -> Cell:
-    stage = scene_stage(command)
+                failures: dict, affinity: str = "student") -> Cell:
+    stage = scene_stage(command, _with_affinity(cfg or RunConfig(), affinity))
     path = stage.group_path(scene_id)
+    damaged = store.damaged_metadata(path)
+    if damaged:
+        return Cell("incomplete", note=f"{damaged[0]} does not decode; rerun {command} to rewrite it")
     attrs = store.attrs(path)
     failed = failures.get((scene_id, stage.name))
     if not attrs.get("complete"):
@@ -34,37 +45,55 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
         return Cell("incomplete" if attrs else "missing")
     timings = attrs.get("timings", {})
     seconds = round(sum(v for v in timings.values() if isinstance(v, (int, float))), 2)
+    note = _skipped_frames_note(attrs)
     # judge against the given config, or else the config the group was made with
     if cfg is None:
         run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
     else:  # a scene's raw files stay where it was ingested from (eval or training dataset)
         recorded = store.attrs(f"scenes/{scene_id}/points").get("config", {}).get("dataset")
-        run_cfg = cfgmod.merge(cfg, {"dataset": recorded}) if recorded else cfg
+        run_cfg = cfgmod.merge(_with_affinity(cfg, affinity), {"dataset": recorded}) if recorded else \
+            _with_affinity(cfg, affinity)
     try:
         expected = stage.fingerprint(StageContext(store.path, run_cfg), scene_id)
     except GeopurifyError as exc:
         return Cell("stale", seconds, f"inputs unavailable: {exc}")
     if expected != attrs.get("fingerprint"):
         return Cell("stale", seconds, "inputs or config changed")
-    return Cell("done", seconds)
+    return Cell("done", seconds, note)
+
+
+def _with_affinity(cfg: RunConfig, affinity: str) -> RunConfig:
+    return dataclasses.replace(cfg, purify=dataclasses.replace(cfg.purify, affinity=affinity))
+
+
+def _skipped_frames_note(attrs: dict) -> str:
+    skipped = attrs.get("unreadable_frames")
+    return f"{skipped} unreadable frame(s) skipped" if skipped else ""
 
 
 def store_status(store_path: str, cfg: RunConfig | None = None,
                  commands: tuple[str, ...] = tuple(GROUP_OF)) -> dict[str, dict[str, Cell]]:
-    """scene -> command -> Cell, for every scene the store holds."""
+    """scene -> column -> Cell, for every scene the store holds or a logged run failed on.
+    Columns: the commands, and ``purify:<affinity>`` for each further affinity the store holds."""
     store = Store(store_path, create=False)
     failures = runlog.last_outcomes(store_path)
     failures = {k: v for k, v in failures.items() if v.get("status") == "failed"}
-    commands = tuple(c for c in commands if available(c))
+    scene_ids = store.scene_ids()
+    logged = sorted({scene for scene, _ in failures if scene != "*" and scene not in scene_ids})
+    columns = [(c, "student") for c in commands]
+    if "purify" in commands:
+        columns += [("purify", a) for a in AFFINITIES if a != "student"
+                    and any(store.group(f"scenes/{s}/{purify_group(a)}") is not None for s in scene_ids)]
     table: dict[str, dict[str, Cell]] = {}
-    for scene_id in store.scene_ids():
+    for scene_id in scene_ids + logged:
         row: dict[str, Cell] = {}
-        for c in commands:  # pipeline order: upstream cells are judged first
-            cell = stage_state(store, cfg, c, scene_id, failures)
-            stale_up = [u for u in UPSTREAM[c] if u in row and row[u].state != "done"]
+        for command, affinity in columns:  # pipeline order: upstream cells are judged first
+            cell = stage_state(store, cfg, command, scene_id, failures, affinity)
+            stale_up = [u for u in UPSTREAM[command] if u in row and row[u].state != "done"]
             if cell.state == "done" and stale_up:
-                cell = Cell("stale", cell.seconds, f"upstream {stale_up[0]} is not done")
-            row[c] = cell
+                cell = Cell("stale", cell.seconds, "; ".join(
+                    n for n in (f"upstream {stale_up[0]} is not done", cell.note) if n))
+            row[column_name(command, affinity)] = cell
         table[scene_id] = row
     return table
 
@@ -76,7 +105,13 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
 
     store = Store(store_path, create=False)
     attrs = store.attrs("models/student")
-    if not attrs.get("complete"):
+    failed = runlog.last_outcomes(store_path).get(("*", "distill_student"))
+    if failed is not None and failed.get("status") != "failed":
+        failed = None
+    if not attrs.get("complete") or (failed is not None and failed["time"] >= attrs.get("finished_at", "")):
+        if failed is not None:
+            where = f"; traceback {failed['traceback']}" if failed.get("traceback") else ""
+            return Cell("failed", note=failed.get("error", "") + where)
         return Cell("incomplete" if attrs else "missing")
     seconds = attrs.get("training", {}).get("seconds")
     for scene, groups in attrs.get("inputs", {}).items():

@@ -200,11 +200,13 @@ def check_images(paths: Sequence[Path], depth: bool, intrinsic: np.ndarray | Non
         if not depth and mode not in COLOUR_MODES:
             raise InputError(path, f"colour image has mode {mode}; expected RGB")
     sizes = [size for size, _ in results]
-    if expected_size is not None:
-        reference = tuple(expected_size)
-    else:  # the size most frames have; the odd ones out are the ones to name
-        values, counts = np.unique(np.array(sizes), axis=0, return_counts=True)
-        reference = tuple(int(v) for v in values[int(np.argmax(counts))])
+    # the size most frames have; the odd ones out are the ones to name
+    values, counts = np.unique(np.array(sizes), axis=0, return_counts=True)
+    reference = tuple(int(v) for v in values[int(np.argmax(counts))])
+    if expected_size is not None and tuple(expected_size) != reference:
+        where = intrinsic_path if intrinsic_path is not None else paths[0]
+        raise InputError(where, f"{'depth' if depth else 'color'} size is {expected_size[0]}x{expected_size[1]}, "
+                                f"but the {kind} images are {reference[0]}x{reference[1]}")
     for path, size in zip(paths, sizes):
         if tuple(size) != reference:
             raise InputError(path, f"{kind} image is {size[0]}x{size[1]}, the scene's {kind} images "

@@ -31,8 +31,9 @@ class OpenClipConfig:
 
 @dataclass
 class FuseConfig:
-    source: str = "simulated"
-    """2D feature source: ``openclip``, ``simulated`` (benchmark only) or ``precomputed``."""
+    source: str = "openclip"
+    """2D feature source: ``openclip`` (the default: needs ``openclip.checkpoint``), ``precomputed``,
+    or ``simulated`` (a benchmark that renders the ground truth into the views; only when named)."""
     frame_stride: int = 1
     """Use every k-th frame."""
     depth_tolerance: float = 0.05
@@ -47,6 +48,9 @@ class FuseConfig:
     """Views kept per point in consensus mode."""
     logit_scale: float = 100.0
     """Scale s of the per-view logits s * cos(f_v, t_c) in consensus mode (CLIP's is 100)."""
+    max_unreadable_frames: float = field(default=0.1, metadata=NOT_FINGERPRINTED)
+    """Share of a scene's frames that may be unreadable (skipped, counted in the fused group's
+    ``skipped_frames``); more fails the scene, naming the first bad file."""
     fill_unseen: bool = True
     """Points no view sees copy the feature of the nearest seen point (``seen`` stays 0)."""
     vocab: str = "scannet20"
@@ -68,3 +72,23 @@ class FuseConfig:
     cache_dir: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Folder for the temporary per-scene feature-map cache of consensus mode (default: the system
     temporary folder); removed when the scene is done."""
+
+    def text_encoder_kind(self) -> str:
+        """The text encoder in use: ``auto`` means hashed for the simulated source, else openclip."""
+        if self.text_encoder == "auto":
+            return "hashed" if self.source == "simulated" else "openclip"
+        return self.text_encoder
+
+    def unused_fields(self) -> set[str]:
+        """Settings this run's source, text encoder and fusion mode never read (kept out of the
+        fingerprint, so that changing them makes nothing stale)."""
+        unused = set()
+        if self.source != "simulated":
+            unused.add("simulated")
+        if self.source != "openclip" and self.text_encoder_kind() != "openclip":
+            unused.add("openclip")
+        if self.text_encoder_kind() != "hashed":
+            unused.add("hashed_dim")
+        if self.mode != "consensus":
+            unused |= {"topk", "logit_scale"}
+        return unused

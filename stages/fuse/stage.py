@@ -32,7 +32,8 @@ from geopurify.pipeline.store import Store
 from .config import FuseConfig
 from .fusion import fill_unseen, make_fusion, seen_counts
 from .projection import feature_positions, frustum_points, to_camera, visible_points
-from .sources import make_source
+from .sources import SOURCES, make_source
+from .sources.simulated_config import resolve_simulated
 from .text import prepare_text, require_current_text
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,17 @@ def check_config(cfg: FuseConfig) -> None:
         raise ConfigError(f"fuse.mode {cfg.mode!r}: expected mean or consensus")
     if cfg.topk < 1:
         raise ConfigError(f"fuse.topk = {cfg.topk}: expected >= 1")
+    if not 0.0 <= cfg.max_unreadable_frames <= 1.0:
+        raise ConfigError(f"fuse.max_unreadable_frames = {cfg.max_unreadable_frames}: expected a share in [0, 1]")
+    if cfg.source not in SOURCES:
+        raise ConfigError(f"fuse.source {cfg.source!r}: expected one of {', '.join(SOURCES)}")
+    if cfg.text_encoder_kind() == "openclip" and not cfg.openclip.checkpoint:
+        needs = "fuse.source = 'openclip'" if cfg.source == "openclip" else "the openclip text encoder"
+        raise ConfigError(f"{needs} needs open_clip weights: pass --checkpoint FILE (or set "
+                          "fuse.openclip.checkpoint: a file, local-dir:<folder> or a pretrained tag), "
+                          "or choose another 2D source with --source precomputed | simulated")
+    if cfg.source == "simulated":
+        resolve_simulated(cfg.simulated)  # an unknown preset or a bad noise value, named
 
 
 def read_color(frame: Frame) -> np.ndarray:
@@ -130,6 +142,8 @@ def fuse_scene(scene: Scene, xyz: np.ndarray, cfg: FuseConfig, text, text_fp: st
     fusion = make_fusion(cfg.mode, len(xyz), dim, text.embeddings, cfg.logit_scale, cfg.topk,
                          cfg.cache_dir or None)
     counts = {"unreadable": 0, "bad_pose": 0, "used": 0, "no_depth": 0}
+    unreadable_limit = cfg.max_unreadable_frames * len(frames)
+    first_bad: list[tuple[str, str]] = []
     warnings: list[str] = []
 
     def warn(message: str) -> None:
@@ -142,18 +156,28 @@ def fuse_scene(scene: Scene, xyz: np.ndarray, cfg: FuseConfig, text, text_fp: st
         if not np.all(np.isfinite(frame.pose)):
             counts["bad_pose"] += 1
             return None
+        reading = frame.color_path
         try:
             if custom_images is not None:
                 images = custom_images(frame)
                 if images is not None:
                     return images
+            reading = frame.color_path
             color = read_color(frame)
             depth = None
             if cfg.use_depth and frame.depth_path is not None:
+                reading = frame.depth_path
                 depth = read_depth(frame, scene.depth_scale)
             return color, depth
         except (OSError, ValueError) as exc:  # PIL raises these for missing or broken images
             counts["unreadable"] += 1
+            if not first_bad:
+                first_bad.append((str(reading), str(exc)))
+            if counts["unreadable"] > unreadable_limit:
+                path, why = first_bad[0]
+                raise InputError(path, f"unreadable ({why}); {counts['unreadable']} of the scene's "
+                                       f"{len(frames)} frames cannot be read, more than "
+                                       f"fuse.max_unreadable_frames = {cfg.max_unreadable_frames}") from None
             warn(f"frame {frame.name}: unreadable image, skipped ({exc})")
             return None
 

@@ -30,9 +30,7 @@ def text_group_path(vocab: str) -> str:
 
 def resolve_text_encoder(cfg: FuseConfig) -> str:
     """The text encoder kind in use: ``auto`` means hashed for the simulated source, else openclip."""
-    kind = cfg.text_encoder
-    if kind == "auto":
-        return "hashed" if cfg.source == "simulated" else "openclip"
+    kind = cfg.text_encoder_kind()
     if kind not in TEXT_ENCODERS:
         raise ConfigError(f"fuse.text_encoder {kind!r}: expected auto, {', '.join(TEXT_ENCODERS)}")
     return kind

@@ -17,7 +17,6 @@ otherwise:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -26,29 +25,12 @@ from geopurify.pipeline.errors import ConfigError, StoreError
 from geopurify.pipeline.geometry import voxel_mean
 
 from .config import AFFINITIES, PurifyConfig
-
-
-@dataclass
-class ScenePoints:
-    """What the affinity sources may read of one scene (arrays of the store's groups)."""
-
-    xyz: np.ndarray
-    """(N,3) float32."""
-    rgb: np.ndarray
-    """(N,3) uint8."""
-    normal: np.ndarray
-    """(N,3) float32."""
-    fused: np.ndarray
-    """(N,D) float32 lifted features."""
-    label: np.ndarray | None = None
-    """(N,) NYU40 ids, when the scene has ground truth."""
+from .points import ScenePoints
+from .student import StudentAffinity
 
 
 class AffinitySource(Protocol):
     kind: str
-
-    def identity(self) -> dict[str, str]:
-        """Fingerprints of what the embeddings depend on beyond the scene's groups (the student)."""
 
     def embed(self, points: ScenePoints, coords: np.ndarray, point_to_voxel: np.ndarray) -> np.ndarray:
         """(V, E) embeddings of the voxels ``coords`` (V,3) that ``point_to_voxel`` (N,) maps to."""
@@ -62,9 +44,6 @@ class GeometricAffinity:
             if getattr(cfg, key) <= 0:
                 raise ConfigError(f"purify.{key} = {getattr(cfg, key)}: expected > 0")
         self.cfg = cfg
-
-    def identity(self) -> dict[str, str]:
-        return {}
 
     def embed(self, points: ScenePoints, coords: np.ndarray, point_to_voxel: np.ndarray) -> np.ndarray:
         cfg = self.cfg
@@ -89,9 +68,6 @@ class OracleAffinity:
 
     def __init__(self, cfg: PurifyConfig):
         self.cfg = cfg
-
-    def identity(self) -> dict[str, str]:
-        return {}
 
     def embed(self, points: ScenePoints, coords: np.ndarray, point_to_voxel: np.ndarray) -> np.ndarray:
         if points.label is None:
@@ -128,6 +104,4 @@ def make_affinity(cfg: PurifyConfig, store=None) -> AffinitySource:
         return GeometricAffinity(cfg)
     if cfg.affinity == "oracle":
         return OracleAffinity(cfg)
-    from .student import StudentAffinity
-
     return StudentAffinity(cfg, store)

@@ -25,9 +25,7 @@ class PurifyConfig:
     """Also write the pooled features (N, D) f16 (full-feature path, slower; needed by queries)."""
     score_rank: int = 0
     """Fast path only: residual directions propagated besides the C logits to refine the score's
-    norm (see pooling.py). 0: the score is the cosine within the vocabulary's span. On
-    scene0000_00 (simulated features) 8 or 32 directions cut the mean gap to the exact score only
-    from 0.27 to 0.23 or 0.19, at 1.3x or 3.6x the pooling time."""
+    norm (see pooling.py). 0: the score is the cosine within the vocabulary's span."""
     student_position_scale: float = 0.0
     """Student affinity: also weigh neighbours by nearness, exp(-|dp|^2 / (2 s^2)) with s this scale
     (m), as the geometric affinity does with its position scale. 0: the student's embeddings alone
@@ -36,10 +34,20 @@ class PurifyConfig:
     """Student model: empty = the store's ``models/student``; or a path to a ``.pt`` file or a
     student group. Its content fingerprint, not the path, enters the stage fingerprint."""
     geo_position_scale: float = 0.2
-    """Geometric affinity: position differences are divided by this (m). The three scales were
-    picked on scene0000_00 (realistic preset, seed 0; 0.2 / 0.3 / 0.1 gave 61.9 mIoU, the first
-    guess 0.05 / 0.5 / 0.15 gave 60.3): a baseline tuned on the evaluation scene, so a strong one."""
+    """Geometric affinity: position differences are divided by this (m). The three ``geo_*`` scales
+    are ``bench/tune_geometric.py``'s choice (README, "Measured here")."""
     geo_normal_scale: float = 0.3
     """Geometric affinity: normal-direction differences (|n n^T - m m^T|, sign-free) divided by this."""
     geo_color_scale: float = 0.1
     """Geometric affinity: colour differences (rgb in [0, 1]) divided by this."""
+
+    def unused_fields(self) -> set[str]:
+        """Settings the chosen affinity never reads (kept out of the fingerprint)."""
+        unused = set()
+        if self.affinity != "geometric":
+            unused |= {"geo_position_scale", "geo_normal_scale", "geo_color_scale"}
+        if self.affinity != "student":
+            unused.add("student_position_scale")
+        if self.keep_features:
+            unused.add("score_rank")
+        return unused

@@ -24,10 +24,16 @@ from geopurify.pipeline.geometry import voxel_mean, voxelize
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
 
-from .affinity import ScenePoints, make_affinity
+from .affinity import make_affinity
 from .config import AFFINITIES, PurifyConfig
 from .graph import build_graph
 from .pooling import pool_fast, pool_full
+from .points import ScenePoints
+
+
+def purify_group(affinity: str) -> str:
+    """The method's own result is ``purified``; each other affinity's sits beside it."""
+    return "purified" if affinity == "student" else f"purified_{affinity}"
 
 
 def fused_vocab(store: Store, scene_id: str, default: str) -> str:
@@ -39,7 +45,7 @@ def fused_vocab(store: Store, scene_id: str, default: str) -> str:
 def check_config(cfg: PurifyConfig) -> None:
     if cfg.affinity not in AFFINITIES:
         raise ConfigError(f"purify.affinity {cfg.affinity!r}: expected one of {', '.join(AFFINITIES)}")
-    for key in ("k", "voxel_size", "temperature"):
+    for key in ("k", "voxel_size", "temperature", "geo_position_scale", "geo_normal_scale", "geo_color_scale"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"purify.{key} = {getattr(cfg, key)}: expected > 0")
     if cfg.steps < 0 or cfg.score_rank < 0 or cfg.student_position_scale < 0:
@@ -65,15 +71,24 @@ def read_scene_points(store: Store, scene_id: str, with_label: bool) -> ScenePoi
 
 
 class PurifyStage(SceneStage):
-    name = "purified"
+    """One affinity's purification; it writes that affinity's own group (``purify_group``)."""
+
     version = 1
     sections = ("purify",)
+
+    def __init__(self, affinity: str = "student"):
+        if affinity not in AFFINITIES:
+            raise ConfigError(f"purify.affinity {affinity!r}: expected one of {', '.join(AFFINITIES)}")
+        self.affinity = affinity
+        self.name = purify_group(affinity)
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         from geopurify.stages.fuse.text import read_text
 
         cfg: PurifyConfig = ctx.cfg.purify
         check_config(cfg)
+        if cfg.affinity != self.affinity:
+            raise ConfigError(f"purify.affinity {cfg.affinity!r}: this stage writes {self.name}")
         store = ctx.store
         out = {}
         for group, what in (("points", "ingest"), ("fused", "fuse")):

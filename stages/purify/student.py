@@ -14,7 +14,7 @@ import numpy as np
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import file_content_hash
 
-from .affinity import ScenePoints
+from .points import ScenePoints
 from .config import PurifyConfig
 
 MODEL_GROUP = "models/student"
@@ -75,9 +75,6 @@ class StudentAffinity:
         if abs(trained - cfg.voxel_size) > 1e-9:
             raise ConfigError(f"purify.voxel_size = {cfg.voxel_size} but the student was trained on "
                               f"{trained} m voxels; set purify.voxel_size = {trained}")
-
-    def identity(self) -> dict[str, str]:
-        return {"student": student_fingerprint(self.cfg, self.store)}
 
     def embed(self, points: ScenePoints, coords: np.ndarray, point_to_voxel: np.ndarray) -> np.ndarray:
         from geopurify.stages.distill.infer import student_embeddings

@@ -77,8 +77,8 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
     path = Path(source)
     if path.is_dir():
         from geopurify.pipeline.readers import get_reader
-        from geopurify.stages.ingest import IngestConfig
-        from geopurify.stages.ingest_stage import points_output
+        from geopurify.stages.ingest.config import IngestConfig
+        from geopurify.stages.ingest.stage import points_output
 
         scene = get_reader("scannet").read(path.parent, path.name)
         arrays = points_output(scene, IngestConfig(normal_neighbours=normal_neighbours), "scannet").arrays

@@ -17,7 +17,7 @@ from geopurify.pipeline.normals import scene_normals
 from geopurify.pipeline.readers import dataset_root, get_reader
 from geopurify.pipeline.scene import Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
-from geopurify.stages.ingest import IngestConfig
+from geopurify.stages.ingest.config import IngestConfig
 
 
 class IngestStage(SceneStage):
