@@ -246,7 +246,8 @@ def query(
     threshold: Annotated[float, typer.Option(help="Cosine above which a point counts as a hit.")] = 0.5,
 ):
     """Score any text prompt against a scene's purified (or fused) features, per point."""
-    from geopurify.stages.purify.query import print_query_summary, query_scene
+    from geopurify.stages.purify.query import query_scene
+    from geopurify.workflows.tables import print_query_summary
 
     cfg = _config(config, set, store=store)
     if not scene:

@@ -10,7 +10,7 @@
    ``<out-dir>/student_<mode>.pt``; its wall time and peak RSS. Checkpoints make a rerun cheap.
    ``--fresh`` ignores checkpoints and a finished student (timing a whole run); ``--modes paper``
    trains one mode and takes the other's student from ``<out-dir>`` as it is.
-3. Affinity purity@16 (stages/affinity_purity.py, labels only here, for scoring) on the evaluation
+3. Affinity purity@16 (bench/affinity_purity.py, labels only here, for scoring) on the evaluation
    scene of: the raw fused features, their 2 cm voxel means (the student's input), the teacher, and
    the two students. Two candidate pools: the 128 nearest labelled points within 0.5 m (local), and
    128 random among the 1024 nearest within 0.5 m (wider; 10k sampled anchors).
@@ -103,7 +103,7 @@ def _child(args, *extra) -> dict:
 def purity_table(args, students: dict[str, Path]) -> list[dict]:
     from geopurify.pipeline.geometry import voxel_mean, voxelize
     from geopurify.pipeline.store import Store
-    from geopurify.stages.affinity_purity import affinity_purity, approximation_note
+    from affinity_purity import affinity_purity, approximation_note
     from geopurify.stages.distill.infer import load_student_file, scene_embeddings
 
     store = Store(args.store, create=False)

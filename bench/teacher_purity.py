@@ -5,7 +5,7 @@ default ``pretrain-teacher`` recipe; scene0000_00 is never in its pretraining se
 embedding alone and as the teacher's features, embedding plus the configured position block; by
 default weighted as the geometric descriptor's, else a row of the geometric descriptor re-weighted
 alike is added, the fair comparison):
-purity@16 within 0.5 m (stages/affinity_purity.py), exactly as defined (the whole ball, sampled
+purity@16 within 0.5 m (bench/affinity_purity.py), exactly as defined (the whole ball, sampled
 anchors) and with two bounded candidate pools (a local one and a random subset of the ball), each
 printed with what it ranks over. Then the wall time and peak memory of teacher inference on the
 scene, measured in a fresh process (so the peak is inference's own, not this script's).
@@ -92,7 +92,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from geopurify.stages.affinity_purity import affinity_purity, approximation_note
+    from affinity_purity import affinity_purity, approximation_note
     from geopurify.stages.teacher.config import TeacherConfig
     from geopurify.stages.teacher.geometric import raw_features
     from geopurify.stages.teacher.stage import ssl_features, teacher_features

@@ -39,7 +39,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from geopurify.stages.affinity_purity import affinity_purity
+    from affinity_purity import affinity_purity
     from geopurify.stages.teacher.geometric import geometric_features, raw_features
     from geopurify.stages.teacher.network import embed_points, load_teacher
     from geopurify.stages.teacher.stage import ssl_features

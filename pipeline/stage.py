@@ -117,6 +117,10 @@ def run_scene(stage: SceneStage, ctx: StageContext, scene_id: str, force: bool =
         return Outcome(scene_id, stage.name, "done", time.perf_counter() - started)
     except GeopurifyError as exc:
         return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started, str(exc))
+    except OSError as exc:  # a read-only folder, a full disk: the file and the reason, no traceback
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started,
+                       f"{where}{exc.strerror or exc}")
     except Exception as exc:  # a bug or an unforeseen input: recorded, the other scenes go on
         return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started,
                        f"{type(exc).__name__}: {exc}", traceback.format_exc())

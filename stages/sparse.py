@@ -91,11 +91,6 @@ def batch_sparse_tensor(scenes: list[tuple[np.ndarray, torch.Tensor]]):
     return sparse_tensor(coords, feats, batch_index=batch)
 
 
-def map_features(x, fn):
-    """Apply a dense per-row module/function to a SparseConvTensor's features."""
-    return x.replace_feature(fn(x.features))
-
-
 def _norm(channels: int, norm: str) -> nn.Module:
     if norm == "batch":
         return nn.BatchNorm1d(channels, eps=1e-3, momentum=0.01)

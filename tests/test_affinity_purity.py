@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from geopurify.stages.affinity_purity import affinity_purity, approximation_note, purity_per_anchor
+from affinity_purity import affinity_purity, approximation_note, purity_per_anchor
 
 
 def _brute_force(features, xyz, labels, k, radius, ignore_label=0):

@@ -12,7 +12,7 @@ import torch
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
-from geopurify.stages.affinity_purity import affinity_purity
+from affinity_purity import affinity_purity
 from geopurify.stages.distill.config import DistillConfig
 from geopurify.stages.distill.infer import load_student_file, read_student, scene_embeddings
 from geopurify.stages.distill.train import distill, lr_factor

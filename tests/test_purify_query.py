@@ -11,7 +11,8 @@ from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.labelsets import vocabulary
-from geopurify.stages.purify.query import print_query_summary, query_scene, regions
+from geopurify.stages.purify.query import query_scene, regions
+from geopurify.workflows.tables import print_query_summary
 from geopurify.stages.purify.stage import PurifyStage
 from geopurify.workflows.config import RunConfig
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from geopurify.pipeline.errors import InputError
-from geopurify.stages.affinity_purity import affinity_purity
+from affinity_purity import affinity_purity
 from geopurify.stages.teacher.geometric import geometric_features, raw_features, srgb_to_lab
 from geopurify.stages.teacher.network import NetworkConfig, build_network, embed_points, load_teacher
 from geopurify.stages.teacher.pretrain import save_checkpoint

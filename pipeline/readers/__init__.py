@@ -5,25 +5,38 @@ A plain dict from ``dataset.kind`` to reader; the readers are imported when firs
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
 from ..scene import Scene
 from .base import DatasetConfig, SceneReader
 
-_READERS = {
-    "scannet": "geopurify.pipeline.readers.scannet:ScanNetReader",
-    "generic": "geopurify.pipeline.readers.generic:GenericReader",
-    "pointcloud": "geopurify.pipeline.readers.pointcloud:PointCloudReader",
-}
+def _scannet() -> SceneReader:
+    from .scannet import ScanNetReader
+
+    return ScanNetReader()
+
+
+def _generic() -> SceneReader:
+    from .generic import GenericReader
+
+    return GenericReader()
+
+
+def _pointcloud() -> SceneReader:
+    from .pointcloud import PointCloudReader
+
+    return PointCloudReader()
+
+
+READERS = {"scannet": _scannet, "generic": _generic, "pointcloud": _pointcloud}
+"""``dataset.kind`` -> a function making its reader (each imports its module when called)."""
 
 
 def get_reader(kind: str) -> SceneReader:
-    if kind not in _READERS:
-        raise ConfigError(f"dataset.kind {kind!r}: expected one of {', '.join(_READERS)}")
-    module, cls = _READERS[kind].split(":")
-    return getattr(importlib.import_module(module), cls)()
+    if kind not in READERS:
+        raise ConfigError(f"dataset.kind {kind!r}: expected one of {', '.join(READERS)}")
+    return READERS[kind]()
 
 
 def dataset_root(cfg: DatasetConfig) -> Path:

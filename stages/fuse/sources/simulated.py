@@ -119,8 +119,7 @@ class SimulatedSource:
             None if scene.depth_intrinsic is None else np.asarray(scene.depth_intrinsic),
             # with a depth test hidden points are already gone: small discs, holes filled after
             depth_radius=cfg.splat_radius or max(0.01, spacing),
-            zbuffer_radius=cfg.splat_radius or max(0.01, 2.0 * spacing),
-            changed=int((seen_labels != labels).sum()))
+            zbuffer_radius=cfg.splat_radius or max(0.01, 2.0 * spacing))
 
     def _swap_target(self, c: int, u_random: float, u_pick: float) -> int:
         """A confusable class of ``c`` or, for the random share, any other class; ``c`` itself when
@@ -213,8 +212,6 @@ class _SceneState:
     """World radius (m) of the point discs when the points are depth-tested first."""
     zbuffer_radius: float
     """World radius (m) of the point discs when only the z-buffer decides (frames without depth)."""
-    changed: int
-    """Points whose label the view-consistent errors changed (for the record and the tests)."""
 
 
 def _partners(nyu40_ids: np.ndarray, lut: np.ndarray) -> list[np.ndarray]:
