@@ -1,5 +1,6 @@
 """Provenance from recorded attrs alone: names from each group's own affinity, disagreements said,
-the simulator's seeds per store, random weights called so, a retrained student not claimed."""
+the simulator's seeds per store, random weights called so, a retrained student not claimed; and the
+top-down renders' discs sized from the point density."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from geopurify.pipeline.config import to_dict
 from geopurify.pipeline.store import Store
 from geopurify.stages.fuse.config import FuseConfig, OpenClipConfig
 from geopurify.stages.fuse.sources.simulated_config import SimulatedConfig, resolve_simulated
-from geopurify.workflows.plots import point_spacing
+from geopurify.workflows.plots import disc_sizes, point_spacing
 from geopurify.workflows.provenance import describe, method_names, result_groups, run_provenance
 
 
@@ -102,3 +103,11 @@ def test_point_spacing_is_the_sampling_distance():
     g = np.stack(np.meshgrid(np.arange(50), np.arange(40), indexing="ij"), -1).reshape(-1, 2) * 0.05
     xyz = np.concatenate([g, np.zeros((len(g), 1))], axis=1)
     assert abs(point_spacing(xyz) - 0.05) < 1e-9
+
+
+def test_discs_grow_where_the_scan_is_sparse():
+    dense = np.stack(np.meshgrid(np.arange(40), np.arange(40), indexing="ij"), -1).reshape(-1, 2) * 0.02
+    sparse = np.stack(np.meshgrid(np.arange(10), np.arange(10), indexing="ij"), -1).reshape(-1, 2) * 0.06 + 2.0
+    xy = np.concatenate([dense, sparse])
+    sizes = disc_sizes(np.concatenate([xy, np.zeros((len(xy), 1))], axis=1))
+    assert np.median(sizes[len(dense):]) > 2.5 * np.median(sizes[:len(dense)])

@@ -24,6 +24,9 @@ from geopurify.workflows.run_all import run_all
 
 from workflow_fixtures import small_config, write_scenes
 
+TINY = {"embed_dim": 32,  # a tiny open_clip ViT, as in test_fuse_openclip.py
+        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
 AFFINITY_NAMES = {"purified": "student pooling", "purified_geometric": "geometric pooling",
                   "purified_oracle": "oracle pooling"}
 
@@ -55,7 +58,6 @@ def openclip_run(tmp_path_factory):
     """Lift-only and geometric/oracle pooling from a tiny random-initialised open_clip checkpoint file."""
     torch = pytest.importorskip("torch")
     open_clip = pytest.importorskip("open_clip")
-    from test_fuse_openclip import TINY
 
     tmp = tmp_path_factory.mktemp("rep_clip")
     (tmp / "geopurify-tiny-vit.json").write_text(json.dumps(TINY))

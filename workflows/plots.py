@@ -83,6 +83,20 @@ def point_spacing(xyz: np.ndarray, sample: int = 20000) -> float:
     return float(np.median(dist[:, 1])) or 0.01
 
 
+def disc_sizes(xyz: np.ndarray, neighbours: int = 3) -> np.ndarray:
+    """(N,) disc diameter (m) per point from the local density: 1.5 x the mean distance to its
+    nearest ``neighbours`` (a disc that wide covers a square lattice cell at any angle), kept within
+    0.5-4 x the scan's median spacing so a stray point does not cover the room. Sparse surfaces
+    (large mesh triangles on floors) then read as filled as dense ones."""
+    from scipy.spatial import cKDTree
+
+    median = point_spacing(xyz)
+    if len(xyz) <= neighbours:
+        return np.full(len(xyz), 1.5 * median)
+    dist, _ = cKDTree(xyz).query(xyz, k=neighbours + 1)
+    return 1.5 * np.clip(dist[:, 1:].mean(axis=1), 0.5 * median, 4 * median)
+
+
 def _legend(ax, gt: np.ndarray, preds: list[np.ndarray]) -> None:
     from matplotlib.patches import Patch
 
@@ -104,16 +118,17 @@ def _legend(ax, gt: np.ndarray, preds: list[np.ndarray]) -> None:
               frameon=False)
 
 
-def _draw(ax, xy: np.ndarray, colours: np.ndarray, side_m: float, title: str) -> None:
-    """Discs ``side_m`` wide (in data units), so sampled surfaces read as filled areas."""
-    ax.set_xlim(xy[:, 0].min() - side_m, xy[:, 0].max() + side_m)
-    ax.set_ylim(xy[:, 1].min() - side_m, xy[:, 1].max() + side_m)
+def _draw(ax, xy: np.ndarray, colours: np.ndarray, sizes_m: np.ndarray, title: str) -> None:
+    """Discs ``sizes_m`` wide (in data units), so sampled surfaces read as filled areas."""
+    pad = float(sizes_m.max())
+    ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
+    ax.set_ylim(xy[:, 1].min() - pad, xy[:, 1].max() + pad)
     ax.set_aspect("equal", adjustable="box")
     ax.apply_aspect()
     fig = ax.figure
-    box_pt = ax.get_position().width * fig.get_figwidth() * 72
-    side_pt = float(np.clip(side_m * box_pt / np.ptp(ax.get_xlim()), 0.3, 40))
-    ax.scatter(xy[:, 0], xy[:, 1], c=colours, s=side_pt ** 2, marker="o", linewidths=0, antialiased=False)
+    points_per_m = ax.get_position().width * fig.get_figwidth() * 72 / np.ptp(ax.get_xlim())
+    diameter_pt = np.clip(sizes_m * points_per_m, 0.3, 40)
+    ax.scatter(xy[:, 0], xy[:, 1], c=colours, s=diameter_pt ** 2, marker="o", linewidths=0, antialiased=False)
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -132,24 +147,24 @@ def topdown_png(store: Store, scene_id: str, results: dict[str, str], protocol: 
     gt = ground_truth(store, scene_id)
     preds = {name: predictions(store, scene_id, group) for name, group in results.items()}
     evaluated = to_protocol_index(gt, protocol) >= 0
-    side = 1.5 * point_spacing(xyz)  # a disc this wide covers a square lattice cell at any angle
-    span = np.ptp(xy, axis=0) + 2 * side
+    sizes = disc_sizes(xyz)[order]
+    span = np.ptp(xy, axis=0) + 2 * sizes.max()
     panel_w = 4.0
     panel_h = float(np.clip(panel_w * span[1] / max(span[0], 1e-6), 2.5, 6.0))
     cols = 1 + len(preds)
     fig, axes = plt.subplots(2, cols, figsize=(panel_w * cols, 2 * panel_h + 1.0), squeeze=False)
     fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.8 / (2 * panel_h + 1.0), bottom=0.01,
                         wspace=0.04, hspace=0.12)
-    _draw(axes[0, 0], xy, class_colours(gt)[order] / 255.0, side, "ground truth")
+    _draw(axes[0, 0], xy, class_colours(gt)[order] / 255.0, sizes, "ground truth")
     _legend(axes[1, 0], gt, list(preds.values()))
     for col, (name, pred) in enumerate(preds.items(), start=1):
-        _draw(axes[0, col], xy, class_colours(pred)[order] / 255.0, side, name)
+        _draw(axes[0, col], xy, class_colours(pred)[order] / 255.0, sizes, name)
         wrong = evaluated & (pred != gt)
         colours = np.where(wrong[:, None], WRONG, np.where(evaluated[:, None], RIGHT, NOT_EVALUATED))
         share = 100.0 * wrong.sum() / max(int(evaluated.sum()), 1)
-        _draw(axes[1, col], xy, colours[order] / 255.0, side, f"{name}: wrong on {share:.1f}% of evaluated points")
-    fig.suptitle(f"{scene_id} seen from above (highest point on top): {len(xyz):,} points, each drawn "
-                 f"{100 * side:.1f} cm wide (1.5 x the median point spacing)", fontsize=10)
+        _draw(axes[1, col], xy, colours[order] / 255.0, sizes, f"{name}: wrong on {share:.1f}% of evaluated points")
+    fig.suptitle(f"{scene_id} seen from above (highest point on top): {len(xyz):,} points, each a disc "
+                 f"1.5 x its distance to its neighbours wide (median {100 * np.median(sizes):.1f} cm)", fontsize=10)
     fig.savefig(out, dpi=DPI)
     plt.close(fig)
     return out

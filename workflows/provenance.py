@@ -194,9 +194,12 @@ def run_provenance(stores: list[str], scene_ids: list[str], groups: list[str], p
     if source.get("kind") == "simulated":
         seeds = [p["source"].get("seed") for p in per_store]
         out["source"] = {**{k: v for k, v in source.items() if k != "seed"}, "seeds": seeds}
-    strip = lambda p: {**p, "source": {k: v for k, v in p["source"].items() if k != "seed"}}  # noqa: E731
-    differs = sorted({k for p in per_store[1:] for k in p
-                      if json.dumps(strip(p)[k], sort_keys=True) != json.dumps(strip(per_store[0])[k], sort_keys=True)})
+    def seedless(p: dict) -> dict[str, str]:
+        p = {**p, "source": {k: v for k, v in p["source"].items() if k != "seed"}}
+        return {k: json.dumps(v, sort_keys=True) for k, v in p.items()}
+
+    base = seedless(per_store[0])
+    differs = sorted({k for p in per_store[1:] for k, v in seedless(p).items() if v != base.get(k)})
     if differs:
         out["stores_differ_in"] = differs
     return out
@@ -205,6 +208,14 @@ def run_provenance(stores: list[str], scene_ids: list[str], groups: list[str], p
 # ---- in words ------------------------------------------------------------------------------------
 def _short(fp) -> str:
     return f"`{fp[:16]}`" if isinstance(fp, str) else f"`{fp}`"
+
+
+def _weights_words(kind, fingerprint) -> str:
+    if kind == "random":
+        return "random initialisation: the features carry no trained meaning"
+    if kind == "tag":
+        return f"pretrained tag {_short(fingerprint)}, named, not hashed"
+    return f"{kind}, content fingerprint {_short(fingerprint)}"
 
 
 def _source_words(src: dict) -> str:
@@ -218,11 +229,9 @@ def _source_words(src: dict) -> str:
         return (f"**2D source: simulated** (preset `{src['preset']}`, {word} {', '.join(map(str, seeds))}; "
                 f"noise: {noise}). {src['note']}")
     if kind == "openclip":
-        weights = ("random initialisation: the features carry no trained meaning"
-                   if src.get("weights") == "random" else
-                   f"{src.get('weights')}, content fingerprint {_short(src.get('checkpoint_fingerprint'))}")
         return (f"**2D source: openclip** `{src.get('model')}` (MaskCLIP dense features at "
-                f"{src.get('image_size')} px), checkpoint `{src.get('checkpoint')}` ({weights}).")
+                f"{src.get('image_size')} px), checkpoint `{src.get('checkpoint')}` "
+                f"({_weights_words(src.get('weights'), src.get('checkpoint_fingerprint'))}).")
     if kind == "precomputed":
         return f"**2D source: precomputed** feature maps from `{src.get('folder')}`."
     return f"**2D source: {kind}**."
@@ -232,8 +241,8 @@ def _text_words(enc: dict) -> str:
     if enc.get("kind") == "hashed":
         return f"Text encoder: hashed ({enc.get('dim')}-d pseudo-embeddings of the class names; no model)."
     if enc.get("kind") == "openclip":
-        return (f"Text encoder: openclip `{enc.get('model')}` text tower ({enc.get('weights')}, "
-                f"fingerprint {_short(enc.get('checkpoint_fingerprint'))}), templates "
+        return (f"Text encoder: openclip `{enc.get('model')}` text tower "
+                f"({_weights_words(enc.get('weights'), enc.get('checkpoint_fingerprint'))}), templates "
                 f"{', '.join(repr(t) for t in enc.get('templates', []))}.")
     return f"Text encoder: {json.dumps(enc, sort_keys=True)}."
 
