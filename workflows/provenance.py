@@ -281,6 +281,7 @@ def describe(prov: dict) -> list[str]:
     """The record in sentences, one per part (Markdown): the report opens with them."""
     fusion = prov["fusion"]
     fusion_words = (f"Fusion: {json.dumps(fusion['differs'], sort_keys=True)}" if "differs" in fusion else
+                    "Fusion: not recorded (no fused group)." if fusion.get("mode") is None else
                     f"Fusion: {fusion['mode']}" + (f" (top-{fusion['topk']} views)" if "topk" in fusion else "")
                     + f", frame stride {fusion['frame_stride']}, depth test {'on' if fusion['depth_test'] else 'off'},"
                     f" vocabulary `{fusion['vocab']}`.")

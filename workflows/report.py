@@ -50,6 +50,9 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
     if not scenes:
         raise StoreError(f"{stores[0]}: no labelled scene to score")
     groups = available_groups(first, scenes)
+    if not groups:
+        raise StoreError(f"{stores[0]}: no result to report on {', '.join(scenes)} (no complete fused or "
+                         "purified group in every scene); run fuse and purify first")
     names = method_names(first, scenes, groups)
     per_store = []
     for path in stores:
@@ -73,12 +76,12 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
             "oacc_mean": round(float(np.mean([r["oacc"] for r in runs])), 2),
             "per_class_iou": per_class,
         }
-    first_run = per_store[0][groups[0]] if groups else None
-    class_points = {c["class"]: c["points"] for c in first_run["per_class"]} if first_run else {}
+    first_run = per_store[0][groups[0]]
+    class_points = {c["class"]: c["points"] for c in first_run["per_class"]}
     return {"provenance": run_provenance(stores, scenes, groups, protocol),
             "protocol": protocol, "scenes": scenes, "stores": stores, "methods": summary,
             "class_points": class_points,
-            "absent_classes": first_run["absent_classes"] if first_run else [], "runs": per_store}
+            "absent_classes": first_run["absent_classes"], "runs": per_store}
 
 
 def by_frequency(class_points: dict[str, int]) -> list[str]:
