@@ -228,7 +228,11 @@ def score(
     ids = evaluated_scenes(Store(cfg.store, create=False), ids) if not scenes else ids
     result = score_scenes(cfg.store, ids, of, cfg.score.protocol, cfg.fuse.vocab,
                           cfg.run.scheduler, cfg.run.workers)
+    from geopurify.workflows.provenance import describe, run_provenance
+
+    result["provenance"] = run_provenance([cfg.store], ids, [of], cfg.score.protocol)
     print_score_table(result, console)
+    console.print("\n".join(describe(result["provenance"])).replace("**", ""), markup=False, highlight=False, soft_wrap=True)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, indent=1))

@@ -99,10 +99,11 @@ def _faces_of(path: Path, data: np.ndarray, num_vertices: int) -> np.ndarray:
 def write_ply(path: str | Path, xyz: np.ndarray, rgb: np.ndarray | None = None,
               label: np.ndarray | None = None, faces: np.ndarray | None = None,
               extra: dict[str, np.ndarray] | None = None, label_dtype: str = "u2",
-              text: bool = False) -> Path:
+              text: bool = False, comments: list[str] = ()) -> Path:
     """Write a binary (or ASCII) PLY: x y z float32, red green blue uchar, ``label`` (ScanNet uses
     ushort), any ``extra`` per-vertex scalar properties, and triangle faces as
-    ``vertex_indices`` (uchar count, int indices, like ScanNet). Byte-identical for equal input."""
+    ``vertex_indices`` (uchar count, int indices, like ScanNet), and ``comments`` as header comment
+    lines (one line each, ASCII). Byte-identical for equal input."""
     from plyfile import PlyData, PlyElement
 
     xyz = np.asarray(xyz, dtype=np.float32).reshape(-1, 3)
@@ -126,5 +127,5 @@ def write_ply(path: str | Path, xyz: np.ndarray, rgb: np.ndarray | None = None,
         elements.append(PlyElement.describe(face, "face", len_types={"vertex_indices": "u1"}))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    PlyData(elements, text=text).write(str(path))
+    PlyData(elements, text=text, comments=list(comments)).write(str(path))
     return path

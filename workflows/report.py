@@ -1,7 +1,8 @@
-"""Reports: lift-only against purified (student, geometric, oracle) on the same scenes, over seeds.
+"""Reports: lift-only against every purified result (one per affinity) on the same scenes, over stores.
 
-Writes ``report.md``, ``metrics.json`` and PNGs (confusion matrix, per-class IoU bars, top-down
-renders of an evaluation scene coloured by ground truth, lift-only and purified predictions).
+Writes ``report.md`` (opening with what made the numbers), ``metrics.json`` (the same record under
+``provenance``) and PNGs (confusion matrix, per-class IoU bars by class frequency, top-down renders
+of an evaluation scene: ground truth, every result, and where each result is wrong).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import numpy as np
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
+from geopurify.stages.score import score_scenes
 
-# store group -> method name in the report, in report order
-METHODS = {"fused": "lift-only", "purified_geometric": "geometric pooling", "purified": "student pooling",
-           "purified_oracle": "oracle pooling"}
+from . import plots
+from .provenance import describe, method_names, result_groups, run_provenance
 
 
 def labelled_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
@@ -29,43 +30,44 @@ def evaluated_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
     """Labelled scenes that were purified (training scenes are fused, never purified); all
     labelled scenes when nothing was purified yet."""
     labelled = labelled_scenes(store, scene_ids)
-    purified = [s for s in labelled if any(store.attrs(f"scenes/{s}/{g}").get("complete")
-                                           for g in METHODS if g != "fused")]
+    purified = [s for s in labelled if any(g != "fused" for g in result_groups(store, s))]
     return purified or labelled
 
 
-def available_methods(store: Store, scene_ids: list[str]) -> list[str]:
-    out = []
-    for group in METHODS:
-        if all(store.attrs(f"scenes/{s}/{group}").get("complete") for s in scene_ids):
-            out.append(group)
-    return out
+def available_groups(store: Store, scene_ids: list[str]) -> list[str]:
+    """The result groups complete in every one of the scenes, in report order."""
+    if not scene_ids:
+        return []
+    every = [set(result_groups(store, s)) for s in scene_ids]
+    return [g for g in result_groups(store, scene_ids[0]) if all(g in e for e in every)]
 
 
 def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> dict:
-    """Score every method in every store (one store per simulator seed) and aggregate over stores."""
-    from geopurify.stages.score import score_scenes
-
+    """Score every result in every store (one store per simulator seed), aggregate over stores, and
+    record what made them."""
     first = Store(stores[0], create=False)
     scenes = evaluated_scenes(first, scene_ids)
     if not scenes:
         raise StoreError(f"{stores[0]}: no labelled scene to score")
-    methods = available_methods(first, scenes)
+    groups = available_groups(first, scenes)
+    if not groups:
+        raise StoreError(f"{stores[0]}: no result to report on {', '.join(scenes)} (no complete fused or "
+                         "purified group in every scene); run fuse and purify first")
+    names = method_names(first, scenes, groups)
     per_store = []
     for path in stores:
-        store = Store(path, create=False)
-        per_store.append({g: score_scenes(path, scenes, g, protocol) for g in methods
-                          if g in available_methods(store, scenes)})
+        present = available_groups(Store(path, create=False), scenes)
+        per_store.append({g: score_scenes(path, scenes, g, protocol) for g in groups if g in present})
     summary = {}
-    for g in methods:
+    for g in groups:
         runs = [r[g] for r in per_store if g in r]
         miou = [r["miou"] for r in runs]
-        names = [c["class"] for c in runs[0]["per_class"]]
+        class_names = [c["class"] for c in runs[0]["per_class"]]
         per_class = {}
-        for i, name in enumerate(names):
+        for i, name in enumerate(class_names):
             values = [r["per_class"][i]["iou"] for r in runs if r["per_class"][i]["iou"] is not None]
             per_class[name] = round(float(np.mean(values)), 2) if values else None
-        summary[METHODS[g]] = {
+        summary[names[g]] = {
             "group": g, "seeds": len(runs),
             "miou_mean": round(float(np.mean(miou)), 2), "miou_std": round(float(np.std(miou)), 2),
             "miou_min": round(float(np.min(miou)), 2), "miou_max": round(float(np.max(miou)), 2),
@@ -74,9 +76,18 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
             "oacc_mean": round(float(np.mean([r["oacc"] for r in runs])), 2),
             "per_class_iou": per_class,
         }
-    absent = per_store[0][methods[0]]["absent_classes"] if methods else []
-    return {"protocol": protocol, "scenes": scenes, "stores": stores, "methods": summary,
-            "absent_classes": absent, "runs": per_store}
+    first_run = per_store[0][groups[0]]
+    class_points = {c["class"]: c["points"] for c in first_run["per_class"]}
+    return {"provenance": run_provenance(stores, scenes, groups, protocol),
+            "protocol": protocol, "scenes": scenes, "stores": stores, "methods": summary,
+            "class_points": class_points,
+            "absent_classes": first_run["absent_classes"], "runs": per_store}
+
+
+def by_frequency(class_points: dict[str, int]) -> list[str]:
+    """Classes present in the ground truth, most points first (ties in protocol order)."""
+    present = [c for c, n in class_points.items() if n > 0]
+    return sorted(present, key=lambda c: -class_points[c])
 
 
 def write_report(stores: list[str], out_dir: str | Path, scene_ids: list[str] | None = None,
@@ -85,34 +96,41 @@ def write_report(stores: list[str], out_dir: str | Path, scene_ids: list[str] | 
     out.mkdir(parents=True, exist_ok=True)
     data = collect(stores, scene_ids, protocol)
     (out / "metrics.json").write_text(json.dumps(data, indent=1))
-    from . import plots
-
-    pngs = plots.write_all(data, Store(stores[0], create=False), out)
+    pngs = plots.write_all(data, Store(stores[0], create=False), by_frequency(data["class_points"]), out)
     (out / "report.md").write_text(markdown(data, pngs))
     return out / "report.md"
 
 
 def markdown(data: dict, pngs: list[Path]) -> str:
     methods = data["methods"]
-    lines = ["# geopurify report", "",
-             f"Protocol `{data['protocol']}`; scenes: {', '.join(data['scenes'])}; "
-             f"{len(data['stores'])} simulator seed(s) / store(s).", "",
-             "| method | mIoU (mean) | spread over seeds | per seed | mAcc | oAcc |",
-             "| --- | ---: | ---: | --- | ---: | ---: |"]
+    simulated = data["provenance"]["source"].get("kind") == "simulated"
+    over = "seeds" if simulated else "stores"
+    lines = ["# geopurify report", "", "## What made these numbers", ""]
+    lines += [f"- {line}" for line in describe(data["provenance"])]
+    lines += ["", "## Results", "",
+              f"Protocol `{data['protocol']}`; scenes: {', '.join(data['scenes'])}; "
+              + (f"{len(data['stores'])} simulator seed(s), one store each." if simulated
+                 else f"{len(data['stores'])} store(s)."), "",
+              f"| method | group | mIoU (mean) | spread over {over} | per {over[:-1]} | mAcc | oAcc |",
+              "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for name, m in methods.items():
-        lines.append(f"| {name} | {m['miou_mean']:.1f} | {m['miou_min']:.1f}-{m['miou_max']:.1f} | "
+        lines.append(f"| {name} | `{m['group']}` | {m['miou_mean']:.1f} | {m['miou_min']:.1f}-{m['miou_max']:.1f} | "
                      f"{', '.join(f'{v:.1f}' for v in m['miou_per_seed'])} | {m['macc_mean']:.1f} | "
                      f"{m['oacc_mean']:.1f} |")
     if "lift-only" in methods:
         base = methods["lift-only"]["miou_mean"]
         gains = [f"{n}: {m['miou_mean'] - base:+.1f}" for n, m in methods.items() if n != "lift-only"]
-        lines += ["", "Gain over lift-only (mIoU points): " + "; ".join(gains) + "."]
-    names = list(next(iter(methods.values()))["per_class_iou"]) if methods else []
-    lines += ["", "## Per-class IoU (mean over seeds)", "",
-              "| class | " + " | ".join(methods) + " |", "| --- |" + " ---: |" * len(methods)]
-    for cls in names:
+        if gains:
+            lines += ["", "Gain over lift-only (mIoU points): " + "; ".join(gains) + "."]
+    points = data["class_points"]
+    total = max(sum(points.values()), 1)
+    lines += ["", f"## Per-class IoU (mean over {over}), most frequent class first", "",
+              "| class | share of points | " + " | ".join(methods) + " |",
+              "| --- | ---: |" + " ---: |" * len(methods)]
+    for cls in by_frequency(points):
         cells = [methods[m]["per_class_iou"][cls] for m in methods]
-        lines.append(f"| {cls} | " + " | ".join("—" if c is None else f"{c:.1f}" for c in cells) + " |")
+        lines.append(f"| {cls} | {100 * points[cls] / total:.1f}% | "
+                     + " | ".join("—" if c is None else f"{c:.1f}" for c in cells) + " |")
     if data["absent_classes"]:
         lines += ["", f"Classes absent from the ground truth (no IoU, excluded from mIoU and mAcc): "
                       f"{', '.join(data['absent_classes'])}."]
