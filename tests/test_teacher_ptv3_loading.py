@@ -26,7 +26,7 @@ def _refused(path, *words):
 def test_a_published_layout_loads_every_tensor(tmp_path):
     state = tiny_state_dict(3)
     model = load_encoder(write_tiny_checkpoint(tmp_path / "t.pth", state_dict=state))
-    assert not model.training
+    assert not model.training and all(p.device.type == "cpu" for p in model.parameters())
     loaded = model.state_dict()
     assert loaded.keys() == state.keys()
     assert all(torch.equal(loaded[k], state[k]) for k in state)

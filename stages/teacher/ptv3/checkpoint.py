@@ -97,14 +97,17 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> PTv3En
     if not isinstance(payload, dict) or not {"config", "state_dict"} <= set(payload):
         raise InputError(path, "not a PTv3 checkpoint: expected a dict with 'config' and 'state_dict'")
     settings = parse_config(payload["config"], lambda problem: InputError(path, problem))
-    model = PTv3Encoder(settings, sparse.conv_algo_for("cpu"))
+    algo = sparse.conv_algo_for("cpu")
+    with torch.device("meta"):  # shapes only: every tensor comes from the checkpoint
+        model = PTv3Encoder(settings, algo)
     load_weights(model, payload["state_dict"], lambda problem: InputError(path, problem))
     return to_device(model.eval(), device)
 
 
 def load_weights(model: PTv3Encoder, state_dict, fail: Callable[[str], GeopurifyError]) -> None:
-    """Copy every tensor of ``state_dict`` into ``model``; any missing, unexpected, non-tensor or
-    mis-shaped entry is refused, the first one named."""
+    """Give ``model`` (built on any device, the meta device included) every tensor of ``state_dict``
+    as float32; any missing, unexpected, non-tensor or mis-shaped entry is refused, the first one
+    named."""
     if not isinstance(state_dict, dict):
         raise fail(f"state_dict is a {type(state_dict).__name__}, expected a dict of tensors")
     expected = model.state_dict()
@@ -122,7 +125,7 @@ def load_weights(model: PTv3Encoder, state_dict, fail: Callable[[str], Geopurify
             raise fail(f"tensor {name!r} has shape {tuple(have.shape)}, its config needs {tuple(want.shape)}")
         if not have.is_floating_point():
             raise fail(f"tensor {name!r} is {have.dtype}, expected floating point")
-    model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)
+    model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True, assign=True)
 
 
 def to_device(model: PTv3Encoder, device: str | torch.device) -> PTv3Encoder:

@@ -23,13 +23,24 @@ def curve_depth(grid_coord: torch.Tensor) -> int:
     return int(grid_coord.max().item() + 1).bit_length() if grid_coord.numel() else 1
 
 
+_SPREAD = ((32, 0x1F00000000FFFF), (16, 0x1F0000FF0000FF), (8, 0x100F00F00F00F00F),
+           (4, 0x10C30C30C30C30C3), (2, 0x1249249249249249))
+"""Shifts and masks that move bit i of a 21-bit integer to bit 3i."""
+
+
+def _spread_bits(v: torch.Tensor) -> torch.Tensor:
+    v = v & ((1 << 21) - 1)
+    for shift, mask in _SPREAD:
+        v = (v | (v << shift)) & mask
+    return v
+
+
 def interleave_bits(grid_coord: torch.Tensor, depth: int) -> torch.Tensor:
-    """The Z-order (Morton) code of cells (N,3) int64: bit i of x, y, z at bits 3i+2, 3i+1, 3i."""
-    x, y, z = grid_coord.long().unbind(1)
-    code = torch.zeros_like(x)
-    for i in range(depth):
-        code |= (((x >> i) & 1) << (3 * i + 2)) | (((y >> i) & 1) << (3 * i + 1)) | (((z >> i) & 1) << (3 * i))
-    return code
+    """The Z-order (Morton) code of cells (N,3) int64 over their low ``depth`` bits: bit i of x, y,
+    z at bits 3i+2, 3i+1, 3i."""
+    low = (1 << depth) - 1
+    x, y, z = (_spread_bits(grid_coord[:, d].long().contiguous() & low) for d in range(3))
+    return (x << 2) | (y << 1) | z
 
 
 def hilbert_code(grid_coord: torch.Tensor, depth: int) -> torch.Tensor:
