@@ -132,6 +132,6 @@ def to_device(model: PTv3Encoder, device: str | torch.device) -> PTv3Encoder:
     """``model`` on ``device`` with the sparse-conv algorithm that device needs."""
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"teacher.device = {str(device)!r}, but torch sees no CUDA device")
+        raise ConfigError(f"device {str(device)!r}: torch sees no CUDA device")
     sparse.set_conv_algo(model, sparse.conv_algo_for(device))
     return model.to(device)
