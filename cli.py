@@ -120,8 +120,9 @@ def fuse(
 @_guard
 def teacher(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    kind: Annotated[Optional[str], typer.Option("--teacher", help="ssl | geometric")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Weights of the ssl teacher.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--teacher", help="ssl | geometric | ptv3")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(
+        help="Weights of the ssl teacher, or a Sonata / Concerto .pth for ptv3.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
 ):
     """Cache 3D teacher features per point."""

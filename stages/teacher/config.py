@@ -10,9 +10,14 @@ from geopurify.pipeline.config import NOT_FINGERPRINTED
 @dataclass
 class TeacherConfig:
     kind: str = "geometric"
-    """``ssl`` (sparse-conv U-Net pretrained here) or ``geometric`` (training-free descriptors)."""
+    """``ssl`` (sparse-conv U-Net pretrained here), ``geometric`` (training-free descriptors) or
+    ``ptv3`` (a published Sonata / Concerto checkpoint through the PTv3 encoder in ``ptv3/``)."""
     checkpoint: str = field(default="", metadata=NOT_FINGERPRINTED)
-    """Weights of the ``ssl`` teacher. Its content hash (not its path) is part of the fingerprint."""
+    """Weights of the ``ssl`` or ``ptv3`` teacher. Its content hash (not its path) is part of the
+    fingerprint."""
+    ptv3_levels: int = 2
+    """``ptv3`` features: the deepest level concatenated with this many levels above it, carried down
+    to every point (2, as the Sonata demo and GeoPurify do: 512 + 384 + 192 = 1,088 for Sonata)."""
     voxel_size: float = 0.02
     """Grid (metres) of the ``geometric`` descriptors (the ``ssl`` grid is the checkpoint's)."""
     geometric_neighbours: int = 16
@@ -28,7 +33,8 @@ class TeacherConfig:
     but the student distils worse from position-heavy features: realistic preset, seeds 0-2, student
     mIoU 57.0 / 56.6 / 54.8 at weights 0 / 1.5 / 6."""
     device: str = field(default="cpu", metadata=NOT_FINGERPRINTED)
-    """Torch device of ``ssl`` inference (``cpu`` or ``cuda``); results agree to float precision."""
+    """Torch device of ``ssl`` and ``ptv3`` inference (``cpu`` or ``cuda``); results agree to float
+    precision."""
     pretrain_geometry: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
     """Pretraining inputs when ``all`` must make the checkpoint: PLY folders, ScanNet scan folders or
     a store. Not fingerprinted: the checkpoint's content hash already stands for them."""

@@ -1,7 +1,7 @@
 """The teacher stage: ``scenes/<id>/points`` -> ``scenes/<id>/teacher/feat`` (N, Dt) float16.
 
-Inputs of the fingerprint: the points group's fingerprint, and for ``ssl`` the checkpoint's content
-hash (a retrained checkpoint makes every teacher group stale; a copied or moved one does not).
+Inputs of the fingerprint: the points group's fingerprint, and for ``ssl`` and ``ptv3`` the checkpoint's
+content hash (a retrained checkpoint makes every teacher group stale; a copied or moved one does not).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from geopurify.pipeline.store import Store
 
 from .config import TeacherConfig
 
-KINDS = ("ssl", "geometric")
+KINDS = ("ssl", "geometric", "ptv3")
 
 _lock = threading.Lock()
 _models: dict[tuple, object] = {}
@@ -39,8 +39,10 @@ def checkpoint_hash(path: str) -> str:
     return _hashes[key]
 
 
-def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """Per-point teacher features (N, Dt) float32 for the configured kind."""
+def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray,
+                     source: str = "points") -> np.ndarray:
+    """Per-point teacher features (N, Dt) float32 for the configured kind (``source`` names the
+    points in errors)."""
     check_config(cfg)
     if cfg.kind == "geometric":
         from .geometric import GeometricWeights, geometric_features
@@ -54,6 +56,12 @@ def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, norma
         with _lock:  # one inference at a time: torch already uses every core
             embedding = embed_points(model, xyz, rgb, normal)
         return ssl_features(embedding, xyz, cfg.ssl_position_weight)
+    if cfg.kind == "ptv3":
+        from .ptv3 import point_features
+
+        model = _model(cfg.checkpoint, cfg.device, "ptv3")
+        with _lock:
+            return point_features(model, xyz, rgb, normal, cfg.ptv3_levels, source)
     raise AssertionError(cfg.kind)  # check_config let an unknown kind through
 
 
@@ -66,6 +74,11 @@ def check_config(cfg: TeacherConfig) -> None:
                           "curvature, shape, colour)")
     if cfg.ssl_position_weight < 0:
         raise ConfigError(f"teacher.ssl_position_weight = {cfg.ssl_position_weight}: expected >= 0")
+    if cfg.kind == "ptv3" and cfg.ptv3_levels < 0:
+        raise ConfigError(f"teacher.ptv3_levels = {cfg.ptv3_levels}: expected >= 0")
+    if cfg.kind == "ptv3" and not cfg.checkpoint:
+        raise ConfigError("teacher.kind = 'ptv3' needs teacher.checkpoint (a Sonata or Concerto .pth "
+                          "file, see README)")
 
 
 def ssl_features(embedding: np.ndarray, xyz: np.ndarray, position_weight: float) -> np.ndarray:
@@ -78,11 +91,21 @@ def ssl_features(embedding: np.ndarray, xyz: np.ndarray, position_weight: float)
     return combine([(np.asarray(xyz, np.float32), position_weight), (embedding, 1.0)])
 
 
-def _model(path: str, device: str):
-    key = (os.path.abspath(path), checkpoint_hash(path), device)
+def _checkpoint_hash(kind: str, path: str) -> str:
+    """``checkpoint_hash``, with the ``ptv3`` teacher's own message for a missing file."""
+    if kind == "ptv3" and path and not os.path.isfile(path):
+        raise InputError(path, "ptv3 teacher checkpoint not found (a Sonata or Concerto .pth file)")
+    return checkpoint_hash(path)
+
+
+def _model(path: str, device: str, kind: str = "ssl"):
+    key = (kind, os.path.abspath(path), _checkpoint_hash(kind, path), device)
     with _lock:
         if key not in _models:
-            from .network import load_teacher
+            if kind == "ptv3":
+                from .ptv3 import load_encoder as load_teacher
+            else:
+                from .network import load_teacher
 
             _models.clear()  # one teacher per process is enough
             _models[key] = load_teacher(path, device)
@@ -99,8 +122,8 @@ class TeacherStage(SceneStage):
         check_config(cfg)
         points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "ingest (points)")
         inputs = {"points": points["fingerprint"]}
-        if cfg.kind == "ssl":
-            inputs["checkpoint"] = checkpoint_hash(cfg.checkpoint)
+        if cfg.kind in ("ssl", "ptv3"):
+            inputs["checkpoint"] = _checkpoint_hash(cfg.kind, cfg.checkpoint)
         return inputs
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
@@ -110,7 +133,7 @@ class TeacherStage(SceneStage):
         rgb = ctx.store.read(group, "rgb")
         normal = ctx.store.read(group, "normal").astype(np.float32)
         started = time.perf_counter()
-        feat = teacher_features(cfg, xyz, rgb, normal)
+        feat = teacher_features(cfg, xyz, rgb, normal, f"{ctx.store.path}/{group}")
         seconds = time.perf_counter() - started
         return StageOutput({"feat": feat.astype(np.float16)},
                            {"kind": cfg.kind, "dim": int(feat.shape[1]),

@@ -1,0 +1,76 @@
+"""The teacher stage with ``kind = "ptv3"``: float16 features of the configured levels, cached until
+the checkpoint's content or the levels change; bad settings and inputs fail in one line and write
+nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geopurify.pipeline.fingerprint import digest
+from geopurify.pipeline.stage import StageContext, run_scene
+from geopurify.pipeline.store import Store
+from geopurify.stages.teacher.config import TeacherConfig
+from geopurify.stages.teacher.stage import TeacherStage
+from geopurify.workflows.config import RunConfig
+
+from teacher_fixtures import box_room
+from teacher_ptv3_fixtures import TINY_DIM, write_tiny_checkpoint
+
+
+def _store(path, normal_scale: float = 1.0):
+    store = Store(path)
+    xyz, rgb, normal, label = box_room(2, 3000)
+    store.write_group(Store.scene_group_path("room", "points"),
+                      {"xyz": xyz, "rgb": rgb, "normal": normal * normal_scale, "label": label},
+                      {"stage": "points", "fingerprint": digest(["room", "points", normal_scale])})
+    return store, len(xyz)
+
+
+def _ctx(store, **teacher):
+    return StageContext(store.path, RunConfig(store=store.path, teacher=TeacherConfig(kind="ptv3", **teacher)))
+
+
+def test_ptv3_features_are_cached_until_checkpoint_or_levels_change(tmp_path):
+    store, n = _store(tmp_path / "s")
+    checkpoint = write_tiny_checkpoint(tmp_path / "t.pth", seed=0)
+    stage = TeacherStage()
+    assert run_scene(stage, _ctx(store, checkpoint=checkpoint), "room").status == "done"
+    attrs = store.attrs("scenes/room/teacher")
+    assert attrs["kind"] == "ptv3" and attrs["dim"] == TINY_DIM and set(attrs["inputs"]) == {"points", "checkpoint"}
+    arr = store.group("scenes/room/teacher")["feat"]
+    assert arr.dtype == np.float16 and arr.shape == (n, TINY_DIM) and arr.chunks[1] == TINY_DIM
+    first = store.read("scenes/room/teacher", "feat")
+    assert np.isfinite(first).all() and first.astype(np.float32).std() > 0
+    assert run_scene(stage, _ctx(store, checkpoint=checkpoint), "room").status == "skipped"
+
+    assert run_scene(stage, _ctx(store, checkpoint=checkpoint, ptv3_levels=0), "room").status == "done"
+    assert store.read("scenes/room/teacher", "feat").shape == (n, 16)  # the deepest level alone
+
+    write_tiny_checkpoint(tmp_path / "t.pth", seed=1)
+    assert run_scene(stage, _ctx(store, checkpoint=checkpoint), "room").status == "done"
+    assert not np.array_equal(store.read("scenes/room/teacher", "feat"), first)
+
+
+@pytest.mark.parametrize("teacher, message", [
+    ({"checkpoint": ""}, "teacher.kind = 'ptv3' needs teacher.checkpoint"),
+    ({"checkpoint": "/nonexistent/sonata.pth"}, "/nonexistent/sonata.pth: ptv3 teacher checkpoint not found"),
+    ({"checkpoint": "CKPT", "ptv3_levels": -1}, "teacher.ptv3_levels = -1: expected >= 0"),
+    ({"checkpoint": "CKPT", "ptv3_levels": 3}, "teacher.ptv3_levels = 3: this checkpoint's encoder has 2"),
+])
+def test_bad_settings_fail_in_one_line_and_write_nothing(tmp_path, teacher, message):
+    store, _ = _store(tmp_path / "s")
+    if teacher["checkpoint"] == "CKPT":
+        teacher = {**teacher, "checkpoint": write_tiny_checkpoint(tmp_path / "t.pth")}
+    outcome = run_scene(TeacherStage(), _ctx(store, **teacher), "room")
+    assert outcome.status == "failed" and message in outcome.error and "\n" not in outcome.error
+    assert store.group("scenes/room/teacher") is None
+
+
+def test_zero_normals_name_the_points_group(tmp_path):
+    store, _ = _store(tmp_path / "s", normal_scale=0.0)
+    outcome = run_scene(TeacherStage(), _ctx(store, checkpoint=write_tiny_checkpoint(tmp_path / "t.pth")),
+                        "room")
+    assert outcome.status == "failed" and "\n" not in outcome.error
+    assert f"{store.path}/scenes/room/points: 3000 of 3000 normals are zero" in outcome.error
+    assert store.group("scenes/room/teacher") is None
