@@ -118,3 +118,17 @@ def test_an_openclip_run_has_one_store_whatever_the_seeds(tmp_path):
     cfg = replace(cfg, evaluation=replace(cfg.evaluation, seeds=[0, 1, 2]))
     assert evaluation_seeds(replace(cfg, fuse=replace(cfg.fuse, source="simulated"))) == [0, 1, 2]
     assert len(evaluation_seeds(replace(cfg, fuse=replace(cfg.fuse, source="openclip")))) == 1
+
+
+def test_each_teacher_kind_is_fingerprinted_on_its_own_settings():
+    from geopurify.stages.teacher.config import TeacherConfig
+
+    ssl = TeacherConfig(kind="ssl", checkpoint="t.pt")
+    assert fingerprinted_dict(replace(ssl, geometric_weights=[1, 1, 1, 1, 1])) == fingerprinted_dict(ssl)
+    assert fingerprinted_dict(replace(ssl, ssl_position_weight=0.0)) != fingerprinted_dict(ssl)
+    geometric = TeacherConfig(kind="geometric")
+    assert fingerprinted_dict(replace(geometric, ssl_position_weight=0.0)) == fingerprinted_dict(geometric)
+    assert fingerprinted_dict(replace(geometric, geometric_neighbours=8)) != fingerprinted_dict(geometric)
+    ptv3 = TeacherConfig(kind="ptv3", checkpoint="sonata.pth")
+    assert fingerprinted_dict(replace(ptv3, voxel_size=0.05)) == fingerprinted_dict(ptv3)
+    assert fingerprinted_dict(replace(ptv3, ptv3_levels=1)) != fingerprinted_dict(ptv3)

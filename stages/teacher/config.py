@@ -46,3 +46,10 @@ class TeacherConfig:
     """Override of the preset's epochs (0: the preset's)."""
     pretrain_seed: int = field(default=0, metadata=NOT_FINGERPRINTED)
     """Seed of weights, views and scene order."""
+
+    def unused_fields(self) -> set[str]:
+        """Settings the chosen kind never reads (kept out of the fingerprint)."""
+        unused = {"geometric": {"ssl_position_weight", "ptv3_levels"},
+                  "ssl": {"voxel_size", "geometric_neighbours", "geometric_weights", "ptv3_levels"},
+                  "ptv3": {"voxel_size", "geometric_neighbours", "geometric_weights", "ssl_position_weight"}}
+        return unused.get(self.kind, set())
