@@ -176,8 +176,10 @@ def write_all(data: dict, store: Store, order: list[str], out: Path) -> list[Pat
     first = data["runs"][0]
     pngs = []
     groups = {name: m["group"] for name, m in methods.items()}
-    best = next((n for n, m in methods.items() if data["provenance"]["results"][m["group"]]["affinity"] == "student"),
-                next((n for n in methods if n != "lift-only"), next(iter(methods), None)))
+    affinity = {n: data["provenance"]["results"][g]["affinity"] for n, g in groups.items()}
+    # the confusion matrix of the method (student), else of the first pooling, else lift-only's
+    best = next((n for n in methods if affinity[n] == "student"),
+                next((n for n in methods if affinity[n]), next(iter(methods), None)))
     if best is not None and order:
         pngs.append(confusion_png(first[groups[best]], order, out / "confusion.png",
                                   f"{best} (group {groups[best]}), first store, row-normalised"))
