@@ -86,7 +86,9 @@ def test_evaluation_replacing_stage_keys_is_said_once(tmp_path, data):
     from geopurify.workflows.validate import validate
 
     cfg = with_section(small_config(tmp_path, data), "fuse", source="simulated")
-    cfg = with_section(cfg, "evaluation", seeds=[0, 1])
+    assert validate(cfg, "all") == []  # the defaults replace nothing a user set
+    cfg = with_section(cfg, "evaluation", seeds=[3, 4])
+    cfg = with_section(cfg, "purify", affinity="geometric")
     notes = validate(cfg, "all")
     assert any("evaluation.seeds" in n and "fuse.simulated.seed" in n for n in notes)
     assert any("evaluation.affinities" in n and "purify.affinity" in n for n in notes)

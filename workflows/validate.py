@@ -110,11 +110,11 @@ def _check_evaluation(cfg: RunConfig) -> list[str]:
     if len(set(ev.seeds)) != len(ev.seeds):
         raise ConfigError("evaluation.seeds: a seed is listed twice")
     notes = []
-    if cfg.purify.affinity != "student" or ev.affinities != ["student"]:
+    if cfg.purify.affinity != "student":
         notes.append(f"evaluation.affinities = {ev.affinities} replaces purify.affinity "
                      f"({cfg.purify.affinity!r}): each affinity writes its own group")
     if cfg.fuse.source == "simulated":
-        if ev.seeds and (ev.seeds[0] != cfg.fuse.simulated.seed or len(ev.seeds) > 1):
+        if ev.seeds and ev.seeds[0] != cfg.fuse.simulated.seed:
             notes.append(f"evaluation.seeds = {ev.seeds} replace fuse.simulated.seed "
                          f"({cfg.fuse.simulated.seed}): one store per seed")
     elif len(ev.seeds) > 1:
