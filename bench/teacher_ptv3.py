@@ -188,7 +188,8 @@ def main() -> None:
     print(f"{'teacher':<10} {'device':<6} {'dim':>5} {'wall s':>8} {'features s':>11} {'peak RSS GiB':>13} "
           f"{'RSS before GiB':>15}")
     for kind, device, m in rows:
-        print(f"{kind:<10} {device:<6} {m['dim']:>5} {m['seconds']:>8.2f} {m['timings']['features_s']:>11.2f} "
+        print(f"{kind:<10} {device:<6} {m['dim']:>5} {m['seconds']:>8.2f} "
+              f"{m['timings']['features_s']:>11.2f} "
               f"{m['peak_rss_gib']:>13.2f} "
               f"{m['before_rss_gib']:>15.2f}" + (f"  (GPU peak {m['cuda_peak_gib']:.2f} GiB)"
                                                  if "cuda_peak_gib" in m else ""))
