@@ -10,7 +10,7 @@ a checkpoint in the published layout is written from the manifest's config with 
 cost does not depend on the weights' values). Each teacher's stage then runs once in a fresh process
 with ``--threads`` torch threads: wall time of the stage (reading the points, model loading, input
 transform, network, mapping to points, writing float16 features; spconv's one-off import excluded)
-and the process' peak RSS. The ``ssl`` row needs a checkpoint made by ``pretrain-teacher``: given
+and the process' peak resident memory. The ``ssl`` row needs a checkpoint made by ``pretrain-teacher``: given
 with ``--ssl-checkpoint``, else the first ``teacher-ssl*.pt`` under /work/runs or ../runs; none is
 pretrained here. On a CUDA machine the ptv3 stage also runs on the GPU, and the largest difference
 between its float32 features and the CPU's is printed.
@@ -23,7 +23,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,15 @@ def run_config(store: str, data: Path, kind: str, checkpoint: str, device: str =
         teacher=dataclasses.replace(cfg.teacher, kind=kind, checkpoint=checkpoint, device=device))
 
 
+def peak_rss_gib() -> float:
+    """This process' peak resident memory (VmHWM). Not ``ru_maxrss``: on Linux a child started by
+    fork + exec inherits its parent's resident size at the fork in that figure."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def measure(store: str, data: Path, scene: str, kind: str, checkpoint: str, device: str, threads: int,
             save: str) -> dict:
     """Child-process mode: one teacher stage run (forced), its wall time and the peak RSS; with
@@ -60,7 +68,7 @@ def measure(store: str, data: Path, scene: str, kind: str, checkpoint: str, devi
     if kind != "geometric":
         sparse.spconv()  # the one-off import (~10 s a process) is not the stage's work
     cfg = run_config(store, data, kind, checkpoint, device)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_gib()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
@@ -70,8 +78,7 @@ def measure(store: str, data: Path, scene: str, kind: str, checkpoint: str, devi
     seconds = time.perf_counter() - started
     if outcome.status != "done":
         raise SystemExit(f"{kind} teacher on {scene}: {outcome.status} {outcome.error}")
-    result = {"seconds": seconds, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-              "before_rss_gib": before / 2**20}
+    result = {"seconds": seconds, "peak_rss_gib": peak_rss_gib(), "before_rss_gib": before}
     if device.startswith("cuda"):
         result["cuda_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
     from geopurify.pipeline.store import Store
@@ -126,6 +133,7 @@ def main() -> None:
     ap.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     ap.add_argument("--ssl-checkpoint", default=None, help="default: searched under /work/runs, ../runs")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--teachers", default="geometric,ssl,ptv3", help="which rows (comma-separated)")
     ap.add_argument("--json", type=Path)
     for hidden in ("--measure", "--kind", "--checkpoint", "--device", "--save"):
         ap.add_argument(hidden, default="", help=argparse.SUPPRESS)
@@ -153,17 +161,21 @@ def main() -> None:
         if outcome.status != "done":
             raise SystemExit(f"ingest {args.scene}: {outcome.error}")
         points = len(Store(store, create=False).read(f"scenes/{args.scene}/points", "xyz"))
-        checkpoint = Path(tmp) / "sonata_random.pth"
-        params = write_random_checkpoint(args.manifest, checkpoint)
-        print(f"{args.scene}: {points} points ingested; ptv3 checkpoint from {args.manifest.name}: "
-              f"{params:,} parameters, random weights, {checkpoint.stat().st_size / 2**20:.0f} MiB")
-
-        cuda = torch.cuda.is_available()
-        cpu_features = str(Path(tmp) / "cpu.npy") if cuda else ""
-        rows = [("geometric", "cpu", child(args, store, "geometric", ""))]
-        if ssl_checkpoint:
+        print(f"{args.scene}: {points} points ingested")
+        teachers = args.teachers.split(",")
+        cuda = torch.cuda.is_available() and "ptv3" in teachers
+        rows = []
+        if "geometric" in teachers:
+            rows.append(("geometric", "cpu", child(args, store, "geometric", "")))
+        if ssl_checkpoint and "ssl" in teachers:
             rows.append(("ssl", "cpu", child(args, store, "ssl", ssl_checkpoint)))
-        rows.append(("ptv3", "cpu", child(args, store, "ptv3", str(checkpoint), save=cpu_features)))
+        if "ptv3" in teachers:
+            checkpoint = Path(tmp) / "sonata_random.pth"
+            params = write_random_checkpoint(args.manifest, checkpoint)
+            print(f"ptv3 checkpoint from {args.manifest.name}: {params:,} parameters, random weights, "
+                  f"{checkpoint.stat().st_size / 2**20:.0f} MiB")
+            cpu_features = str(Path(tmp) / "cpu.npy") if cuda else ""
+            rows.append(("ptv3", "cpu", child(args, store, "ptv3", str(checkpoint), save=cpu_features)))
         if cuda:
             gpu_features = str(Path(tmp) / "gpu.npy")
             rows.append(("ptv3", "cuda", child(args, store, "ptv3", str(checkpoint), "cuda", gpu_features)))
@@ -176,22 +188,24 @@ def main() -> None:
     print(f"{'teacher':<10} {'device':<6} {'dim':>5} {'wall s':>8} {'features s':>11} {'peak RSS GiB':>13} "
           f"{'RSS before GiB':>15}")
     for kind, device, m in rows:
-        print(f"{kind:<10} {device:<6} {m['dim']:>5} {m['seconds']:>8.2f} {m['timings']['features_s']:>11.2f} "
+        print(f"{kind:<10} {device:<6} {m['dim']:>5} {m['seconds']:>8.2f} "
+              f"{m['timings']['features_s']:>11.2f} "
               f"{m['peak_rss_gib']:>13.2f} "
               f"{m['before_rss_gib']:>15.2f}" + (f"  (GPU peak {m['cuda_peak_gib']:.2f} GiB)"
                                                  if "cuda_peak_gib" in m else ""))
         results[f"{kind}_{device}"] = m
-    if not ssl_checkpoint:
+    if not ssl_checkpoint and "ssl" in args.teachers.split(","):
         print("ssl: no checkpoint given or found under " + ", ".join(str(p) for p in SSL_SEARCH)
               + " (make one with pretrain-teacher); no ssl row")
     if cuda:
         print(f"ptv3 on {results['cuda_device']}: largest |CPU - GPU| feature difference "
               f"{results['cuda_max_abs_difference']:.2e} (float32 features)")
-    else:
+    elif not torch.cuda.is_available():
         print("no CUDA device: GPU time and CPU/GPU difference not measured")
     print("wall s: the teacher stage (checkpoint hash, read points, load model, transform, network, map to "
           "points, write float16 features), spconv's import excluded; features s: the part from model "
-          "loading to per-point features; peak RSS: the whole child process")
+          "loading to per-point features; peak RSS: the child process' VmHWM (before: at the stage's "
+          "start)")
     results["load_after"] = os.getloadavg()
     print(f"load average after: {' '.join(f'{v:.2f}' for v in results['load_after'])}")
     if args.json:

@@ -42,7 +42,8 @@ def test_missing_renamed_and_reshaped_tensors_are_named(tmp_path):
     _refused(write_tiny_checkpoint(tmp_path / "renamed.pth", state_dict=renamed),
              f"missing tensor (first: {name!r})", "unexpected tensor (first: 'enc.enc1.block0.attn.qkv.w')")
     reshaped = {**state, name: torch.zeros(36, 13)}
-    _refused(write_tiny_checkpoint(tmp_path / "reshaped.pth", state_dict=reshaped), name, "(36, 13)", "(36, 12)")
+    _refused(write_tiny_checkpoint(tmp_path / "reshaped.pth", state_dict=reshaped), name, "(36, 13)",
+             "(36, 12)")
     extra = {**state, "dec.dec0.up.proj.weight": torch.zeros(2, 2)}
     _refused(write_tiny_checkpoint(tmp_path / "extra.pth", state_dict=extra), "dec.dec0.up.proj.weight")
     no_token = {k: v for k, v in state.items() if k != "embedding.mask_token"}

@@ -31,7 +31,8 @@ def test_z_order_interleaves_x_y_z_and_puts_the_batch_above():
     zero = torch.zeros(5, dtype=torch.long)
     assert order_code(cells, zero, "z", 2).tolist() == [4, 2, 1, 36, 8]
     assert order_code(cells, zero, "z-trans", 2).tolist() == [2, 4, 1, 18, 8]
-    assert order_code(cells, torch.ones(5, dtype=torch.long), "z", 2).tolist() == [64 + c for c in [4, 2, 1, 36, 8]]
+    one = torch.ones(5, dtype=torch.long)
+    assert order_code(cells, one, "z", 2).tolist() == [64 + c for c in [4, 2, 1, 36, 8]]
     # the reference's depth: the bit length of (largest coordinate + 1), one bit more at 2**k - 1
     assert curve_depth(torch.tensor([[2, 0, 0]])) == 2 and curve_depth(cells) == 3
 
@@ -76,7 +77,8 @@ def test_pooling_lists_cells_by_cloud_then_x_y_z_and_takes_the_max():
         pool.proj.weight.copy_(torch.eye(4))
         pool.proj.bias.zero_()
     coarse, inverse = pool(level, ("z",))
-    # cells (cloud, x, y, z): (0,1,0,0) holds points 0, 1; (0,0,2,0) point 2; (1,0,2,0) point 3; (1,0,0,0) point 4
+    # cells (cloud, x, y, z): (0,1,0,0) holds points 0, 1; (0,0,2,0) point 2; (1,0,2,0) point 3;
+    # (1,0,0,0) point 4
     assert coarse.grid_coord.tolist() == [[0, 2, 0], [1, 0, 0], [0, 0, 0], [0, 2, 0]]
     assert coarse.batch.tolist() == [0, 0, 1, 1] and coarse.counts == [2, 2]
     assert inverse.tolist() == [1, 1, 0, 3, 2]
@@ -110,7 +112,8 @@ def test_features_do_not_depend_on_the_order_of_the_points():
     model = _tiny_model()
     xyz, rgb, normal, _ = box_room(3, 4000)
     scan = scan_inputs(xyz, rgb, normal, "room")
-    inputs = {"feat": scan.feat, "coord": scan.coord, "grid_coord": scan.grid_coord, "offset": [len(scan.feat)]}
+    inputs = {"feat": scan.feat, "coord": scan.coord, "grid_coord": scan.grid_coord,
+              "offset": [len(scan.feat)]}
     base = run_batch(model, inputs).levels[0].feat
     perm = np.random.default_rng(0).permutation(len(scan.feat))
     shuffled = {k: (v[perm] if k != "offset" else v) for k, v in inputs.items()}

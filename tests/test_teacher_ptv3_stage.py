@@ -28,7 +28,8 @@ def _store(path, normal_scale: float = 1.0):
 
 
 def _ctx(store, **teacher):
-    return StageContext(store.path, RunConfig(store=store.path, teacher=TeacherConfig(kind="ptv3", **teacher)))
+    cfg = RunConfig(store=store.path, teacher=TeacherConfig(kind="ptv3", **teacher))
+    return StageContext(store.path, cfg)
 
 
 def test_ptv3_features_are_cached_until_checkpoint_or_levels_change(tmp_path):
@@ -37,7 +38,8 @@ def test_ptv3_features_are_cached_until_checkpoint_or_levels_change(tmp_path):
     stage = TeacherStage()
     assert run_scene(stage, _ctx(store, checkpoint=checkpoint), "room").status == "done"
     attrs = store.attrs("scenes/room/teacher")
-    assert attrs["kind"] == "ptv3" and attrs["dim"] == TINY_DIM and set(attrs["inputs"]) == {"points", "checkpoint"}
+    assert attrs["kind"] == "ptv3" and attrs["dim"] == TINY_DIM
+    assert set(attrs["inputs"]) == {"points", "checkpoint"}
     arr = store.group("scenes/room/teacher")["feat"]
     assert arr.dtype == np.float16 and arr.shape == (n, TINY_DIM) and arr.chunks[1] == TINY_DIM
     first = store.read("scenes/room/teacher", "feat")
