@@ -6,7 +6,6 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 from .errors import StoreError
