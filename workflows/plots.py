@@ -56,19 +56,21 @@ def iou_bars_png(methods: dict, out: Path) -> Path:
     return out
 
 
-def topdown_png(store: Store, scene_id: str, groups: dict[str, str], out: Path) -> Path:
+def topdown_png(store: Store, scene_id: str, groups: dict[str, str], out: Path,
+                protocol: str = "scannet20") -> Path:
     """Side-by-side top-down views (points sorted by height, highest drawn last), one per labelling."""
-    from geopurify.stages.labelsets import class_colours
+    from geopurify.stages.labelsets import class_colours, label_set
     from geopurify.stages.score import ground_truth, predictions
 
     plt = _pyplot()
     xyz = store.read(f"scenes/{scene_id}/points", "xyz")
     order = np.argsort(xyz[:, 2])
-    panels = {"ground truth": ground_truth(store, scene_id)}
+    space = label_set(protocol).space
+    panels = {"ground truth": ground_truth(store, scene_id, protocol)}
     panels.update({title: predictions(store, scene_id, g) for title, g in groups.items()})
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5))
     for ax, (title, labels) in zip(np.atleast_1d(axes), panels.items()):
-        colours = class_colours(labels)[order] / 255.0
+        colours = class_colours(labels, space)[order] / 255.0
         ax.scatter(xyz[order, 0], xyz[order, 1], c=colours, s=float(np.clip(2e4 / len(xyz), 0.3, 8)), linewidths=0)
         ax.set_title(title)
         ax.set_aspect("equal")
@@ -94,5 +96,5 @@ def write_all(data: dict, store: Store, out: Path) -> list[Path]:
         pngs.append(iou_bars_png(methods, out / "per_class_iou.png"))
     groups = {METHODS[g]: g for g in ("fused", "purified") if g in first}
     if data["scenes"]:
-        pngs.append(topdown_png(store, data["scenes"][0], groups, out / "topdown.png"))
+        pngs.append(topdown_png(store, data["scenes"][0], groups, out / "topdown.png", data["protocol"]))
     return pngs

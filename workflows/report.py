@@ -20,9 +20,10 @@ METHODS = {"fused": "lift-only", "purified_geometric": "geometric pooling", "pur
 
 
 def labelled_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
+    """Scenes with ground truth in some label space (``label``, ``label_scannet200``, ...)."""
     ids = scene_ids or store.scene_ids()
     return [s for s in ids if store.group(f"scenes/{s}/points") is not None
-            and "label" in store.group(f"scenes/{s}/points")]
+            and any(k == "label" or k.startswith("label_") for k in store.group(f"scenes/{s}/points").array_keys())]
 
 
 def evaluated_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
@@ -73,10 +74,17 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
             "macc_mean": round(float(np.mean([r["macc"] for r in runs])), 2),
             "oacc_mean": round(float(np.mean([r["oacc"] for r in runs])), 2),
             "per_class_iou": per_class,
+            "fmiou_mean": _mean([r.get("fmiou") for r in runs]),
+            "splits_mean": {k: _mean([r["splits"][k] for r in runs]) for k in runs[0].get("splits", {})},
         }
     absent = per_store[0][methods[0]]["absent_classes"] if methods else []
     return {"protocol": protocol, "scenes": scenes, "stores": stores, "methods": summary,
             "absent_classes": absent, "runs": per_store}
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(float(np.mean(values)), 2) if values else None
 
 
 def write_report(stores: list[str], out_dir: str | Path, scene_ids: list[str] | None = None,
@@ -107,6 +115,17 @@ def markdown(data: dict, pngs: list[Path]) -> str:
         base = methods["lift-only"]["miou_mean"]
         gains = [f"{n}: {m['miou_mean'] - base:+.1f}" for n, m in methods.items() if n != "lift-only"]
         lines += ["", "Gain over lift-only (mIoU points): " + "; ".join(gains) + "."]
+    first = next(iter(data["runs"][0].values()), {}) if data["runs"] else {}
+    splits = list(first.get("splits", {}))
+    if first.get("fmiou_excludes") and (splits or data["protocol"] == "scannet200"):
+        fmt = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
+        lines += ["", f"f-mIoU: mIoU without {', '.join(first['fmiou_excludes'])}"
+                  + (f"; {', '.join(splits)}: mIoU over the label set's splits." if splits else "."), "",
+                  "| method | f-mIoU |" + "".join(f" {k} |" for k in splits),
+                  "| --- | ---: |" + " ---: |" * len(splits)]
+        for name, m in methods.items():
+            lines.append(f"| {name} | {fmt(m['fmiou_mean'])} |"
+                         + "".join(f" {fmt(m['splits_mean'][k])} |" for k in splits))
     names = list(next(iter(methods.values()))["per_class_iou"]) if methods else []
     lines += ["", "## Per-class IoU (mean over seeds)", "",
               "| class | " + " | ".join(methods) + " |", "| --- |" + " ---: |" * len(methods)]

@@ -13,11 +13,16 @@ from ..scene import Scene
 @dataclass
 class DatasetConfig:
     kind: str = "scannet"
-    """Reader: ``scannet`` (also the synthetic scenes), ``generic`` or ``pointcloud``."""
+    """Reader: ``scannet`` (also the synthetic scenes), ``generic``, ``pointcloud``, ``pointcept``
+    or ``openscene`` (docs/generic-layout.md)."""
     root: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Folder holding one entry per scene. A moved dataset is the same data, so not fingerprinted."""
     scenes: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
     """Scene names, globs or ``@file`` lists to process when ``--scenes`` is not given."""
+    openscene_labels: str = field(default="scannet20", metadata=NOT_FINGERPRINTED)
+    """``openscene`` reader: the class list its labels index (``scannet20``, ``matterport21``,
+    ``matterport40|80|160``). It enters the ingest fingerprint through the reader, for openscene
+    scenes only, so other datasets' fingerprints do not depend on it."""
 
 
 class SceneReader(Protocol):

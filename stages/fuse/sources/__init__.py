@@ -16,6 +16,7 @@ SOURCES = {
     "openclip": "geopurify.stages.fuse.sources.openclip:OpenClipSource",
     "simulated": "geopurify.stages.fuse.sources.simulated:SimulatedSource",
     "precomputed": "geopurify.stages.fuse.sources.precomputed:PrecomputedSource",
+    "openscene": "geopurify.stages.fuse.sources.openscene:OpenSceneSource",
 }
 
 
