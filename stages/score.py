@@ -154,9 +154,9 @@ def scene_confusion(store_path: str, scene_id: str, of: str, protocol: str, voca
     from geopurify.stages.labelsets import check_compatible
 
     store = Store(store_path, create=False)
-    gt = ground_truth(store, scene_id, protocol)
     made_with = vocab if of == "fused" and vocab else recorded_vocab(store, scene_id, of, vocab or "scannet20")
     check_compatible(made_with, protocol)
+    gt = ground_truth(store, scene_id, protocol)
     pred = predictions(store, scene_id, of, made_with)
     if pred.shape != gt.shape:
         raise StoreError(f"{store.path}/scenes/{scene_id}: {len(pred)} predictions for {len(gt)} points")

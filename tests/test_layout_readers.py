@@ -221,3 +221,38 @@ def test_openscene_source_bad_files(tmp_path):
     one_line_error(_fuse, tmp_path, match="expected a dict with 'feat' and 'mask_full'", path=path)
     torch.save({"feat": torch.zeros(N, 8), "mask_full": torch.zeros(N, 2)}, path)
     one_line_error(_fuse, tmp_path, match=r"mask_full: expected an \(N,\) bool", path=path)
+
+
+def _openscene_2d(root: Path, scene: str, frames=("0", "20"), size=(8, 6)) -> Path:
+    """OpenScene's ScanNet 2D export: intrinsics.txt (4x4, as np.savetxt writes it) and the frames."""
+    from PIL import Image
+
+    K = np.eye(4)
+    K[0, 0] = K[1, 1] = 5.0
+    K[0, 2], K[1, 2] = (size[0] - 1) / 2, (size[1] - 1) / 2
+    root.mkdir(parents=True)
+    np.savetxt(root / "intrinsics.txt", K)
+    for sub in ("color", "depth", "pose"):
+        (root / scene / sub).mkdir(parents=True)
+    for i, name in enumerate(frames):
+        Image.fromarray(np.full((size[1], size[0], 3), 90, np.uint8)).save(root / scene / "color" / f"{name}.jpg")
+        Image.fromarray(np.full((size[1], size[0]), 2000, np.uint16)).save(root / scene / "depth" / f"{name}.png")
+        pose = np.eye(4)
+        pose[0, 3] = i
+        np.savetxt(root / scene / "pose" / f"{name}.txt", pose)
+    return root
+
+
+def test_openscene_frames_from_its_2d_export(tmp_path):
+    write_openscene_pth(tmp_path / "3d" / "scene0001_00_vh_clean_2.pth", XYZ, RGB, _label_index())
+    frames = _openscene_2d(tmp_path / "2d", "scene0001_00")
+    ds = DatasetConfig("openscene", str(tmp_path / "3d"), openscene_frames=str(frames))
+    scene = read_scene(ds, "scene0001_00")
+    assert [f.name for f in scene.frames] == ["0", "20"] and scene.frames[1].pose[0, 3] == 1.0
+    assert scene.color_intrinsic[0, 0] == 5.0 and scene.depth_intrinsic is scene.color_intrinsic
+    assert len(scene.source_files) == 1 + 1 + 2 * 3  # the .pth, intrinsics.txt, three files per frame
+    (frames / "scene0001_00" / "pose" / "20.txt").unlink()
+    one_line_error(read_scene, ds, "scene0001_00", match="pose of frame 20 not found")
+    np.savetxt(frames / "scene0001_00" / "pose" / "20.txt", np.eye(4))
+    (frames / "intrinsics.txt").write_text("1 2 3")
+    one_line_error(read_scene, ds, "scene0001_00", match="expected a 3x3 or 4x4 matrix, found 3 numbers")

@@ -23,6 +23,9 @@ class DatasetConfig:
     """``openscene`` reader: the class list its labels index (``scannet20``, ``matterport21``,
     ``matterport40|80|160``). It enters the ingest fingerprint through the reader, for openscene
     scenes only, so other datasets' fingerprints do not depend on it."""
+    openscene_frames: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """``openscene`` reader, optional: OpenScene's ScanNet 2D export (``intrinsics.txt`` and
+    ``<scene>/color|depth|pose``), giving the scans their frames. Its files are fingerprinted."""
 
 
 class SceneReader(Protocol):

@@ -6,8 +6,14 @@
 
 Colours are rgb / 127.5 - 1 of 8-bit values. Labels index the list ``dataset.openscene_labels``
 names (``scannet20``: the ScanNet-20 order; ``matterport21``; ``matterport40|80|160``: OpenScene's
-Matterport lists), 255 (or -100) = unannotated. No frames: fuse with ``fuse.source = "openscene"``
-(the fused ``.pt`` features) or ``simulated`` (virtual views).
+Matterport lists), 255 (or -100) = unannotated. Frames, optional: OpenScene's ScanNet 2D export
+under ``dataset.openscene_frames``::
+
+    <frames>/intrinsics.txt            pinhole of the exported images (colour and depth share it)
+    <frames>/<scene>/color/<i>.jpg     colour; depth/<i>.png (uint16 mm); pose/<i>.txt (4x4)
+
+Without frames, fuse with ``fuse.source = "openscene"`` (the fused ``.pt`` features) or
+``simulated`` (virtual views).
 
 ``.pth`` files are pickles. ``load_torch_file`` reads them with ``torch.load(weights_only=True)``,
 whose unpickler builds only tensors, containers and the globals allowed here: numpy's array
@@ -91,15 +97,17 @@ def scene_id_of(file_name: str) -> str:
 class OpenSceneReader:
     """OpenScene's preprocessed 3D scans (ScanNet scenes, Matterport regions)."""
 
-    def __init__(self, labels: str = "scannet20"):
+    def __init__(self, labels: str = "scannet20", frames: str = ""):
         self.labels = labels
+        self.frames = frames
 
     def configure(self, cfg) -> None:
-        """Take the label list from the dataset config (``openscene_labels``)."""
+        """Take the label list and the frames folder from the dataset config."""
         if cfg.openscene_labels not in OPENSCENE_LABELS:
             raise ConfigError(f"dataset.openscene_labels {cfg.openscene_labels!r}: expected one of "
                               f"{', '.join(OPENSCENE_LABELS)}")
         self.labels = cfg.openscene_labels
+        self.frames = cfg.openscene_frames
 
     def identity(self) -> dict:
         """What besides the files changes the scene (the label list): part of ingest's fingerprint."""
@@ -117,20 +125,27 @@ class OpenSceneReader:
         return sorted(self._files(Path(root)))
 
     def source_files(self, root: Path, scene_id: str) -> list[Path]:
+        files = [self._points_file(root, scene_id)]
+        if self.frames:
+            intrinsics, frames = _frame_files(Path(self.frames), scene_id)
+            files += [intrinsics] + [p for frame in frames for p in frame[1:]]
+        return files
+
+    def _points_file(self, root: Path, scene_id: str) -> Path:
         root = Path(root)
         checks.check_scene_name(root, scene_id)
         for name in (f"{scene_id}{SCANNET_SUFFIX}.pth", f"{scene_id}.pth"):
             if (root / name).is_file():
                 if name != f"{scene_id}.pth" and (root / f"{scene_id}.pth").is_file():
                     raise InputError(root / name, f"two files for scene {scene_id!r} ({scene_id}.pth too)")
-                return [root / name]
+                return root / name
         known = self.list_scenes(root)
         hint = f"{len(known)} scenes here ({', '.join(known[:3])}{', ...' if len(known) > 3 else ''})" \
             if known else "no .pth files here"
         raise InputError(root / f"{scene_id}.pth", f"unknown scene {scene_id!r}: no such file; {hint}")
 
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
-        path = self.source_files(root, scene_id)[0]
+        path = self._points_file(root, scene_id)
         data = load_torch_file(path)
         if not isinstance(data, (tuple, list)) or len(data) != 3:
             kind = f"a {type(data).__name__} of {len(data)}" if isinstance(data, (tuple, list, dict)) \
@@ -150,7 +165,50 @@ class OpenSceneReader:
             raise InputError(path, f"labels: expected ({n},) class indices, found {labels.dtype} {labels.shape}")
         space, ids = decode_indices(path, labels, self.labels, IGNORE, "labels")
         kwargs = {"labels": ids} if space == "nyu40" else {"extra_labels": {space: ids}}
-        return Scene(scene_id=scene_id, root=path, xyz=xyz, rgb=rgb, source_files=[path], **kwargs)
+        if self.frames:
+            kwargs.update(_read_frames(Path(self.frames), scene_id, check_images))
+        return Scene(scene_id=scene_id, root=path, xyz=xyz, rgb=rgb,
+                     source_files=self.source_files(root, scene_id), **kwargs)
+
+
+def _frame_files(frames_root: Path, scene_id: str) -> tuple[Path, list[tuple[str, Path, Path, Path]]]:
+    """OpenScene's ScanNet 2D export: the intrinsics file and (name, colour, depth, pose) per frame."""
+    intrinsics = frames_root / "intrinsics.txt"
+    if not intrinsics.is_file():
+        raise InputError(intrinsics, "camera intrinsics of the frames not found (dataset.openscene_frames)")
+    folder = frames_root / scene_id
+    listing = {}
+    for sub, suffix in (("color", ".jpg"), ("depth", ".png"), ("pose", ".txt")):
+        if not (folder / sub).is_dir():
+            raise InputError(folder / sub, "folder not found")
+        with os.scandir(folder / sub) as it:
+            listing[sub] = {e.name[: -len(suffix)]: Path(e.path) for e in it
+                            if e.name.endswith(suffix) and not e.name.startswith(".") and e.is_file()}
+    if not listing["color"]:
+        raise InputError(folder / "color", "no colour frames (<i>.jpg)")
+    frames = []
+    for name in sorted(listing["color"], key=checks.frame_sort_key):
+        for sub, suffix in (("depth", ".png"), ("pose", ".txt")):
+            if name not in listing[sub]:
+                raise InputError(folder / sub / f"{name}{suffix}", f"{sub} of frame {name} not found")
+        frames.append((name, listing["color"][name], listing["depth"][name], listing["pose"][name]))
+    return intrinsics, frames
+
+
+def _read_frames(frames_root: Path, scene_id: str, check_images: bool) -> dict:
+    """Scene fields of the frames: posed frames, the shared intrinsics (4x4 or 3x3 in the file)."""
+    intrinsics, files = _frame_files(frames_root, scene_id)
+    numbers = intrinsics.read_text(errors="replace").split()
+    if len(numbers) not in (9, 16):
+        raise InputError(intrinsics, f"expected a 3x3 or 4x4 matrix, found {len(numbers)} numbers")
+    side = 3 if len(numbers) == 9 else 4
+    K = checks.check_intrinsic(intrinsics, checks.read_matrix(intrinsics, side, side))
+    frames, skipped = checks.posed_frames(files, frames_root / scene_id / "pose")
+    if check_images:
+        for i, depth in ((1, False), (2, True)):
+            checks.check_images([f[i] for f in files], depth=depth, intrinsic=K, intrinsic_path=intrinsics)
+    return {"frames": frames, "color_intrinsic": K, "depth_intrinsic": K, "depth_scale": 1000.0,
+            "skipped_frames": skipped}
 
 
 def _colours(path: Path, colours: np.ndarray) -> np.ndarray:
