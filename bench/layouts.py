@@ -103,14 +103,20 @@ def convert(store_path: str, scene: str, work: Path) -> dict[str, tuple[Path, Pa
 
 
 def same_arrays(store_path: str, native_path: str, scene: str) -> dict[str, bool]:
-    """Whether the layout's stored arrays equal the native ones bit for bit."""
+    """Whether the layout's stored arrays equal the native ones bit for bit (labels: on the
+    ScanNet-20 classes, the only ones segment20 and OpenScene's indices carry; others are 0)."""
     from geopurify.pipeline.store import Store
 
     ours, native = Store(store_path, create=False), Store(native_path, create=False)
-    pairs = {"xyz": ("points", "xyz"), "normal": ("points", "normal"), "label": ("points", "label"),
+    pairs = {"xyz": ("points", "xyz"), "normal": ("points", "normal"), "label (ScanNet-20)": ("points", "label"),
              "fused feat": ("fused", "feat"), "purified label": ("purified", "label")}
-    return {k: bool(np.array_equal(ours.read(f"scenes/{scene}/{g}", a), native.read(f"scenes/{scene}/{g}", a)))
-            for k, (g, a) in pairs.items()}
+    out = {}
+    for key, (group, name) in pairs.items():
+        a, b = ours.read(f"scenes/{scene}/{group}", name), native.read(f"scenes/{scene}/{group}", name)
+        if key.startswith("label"):
+            a, b = (np.where(np.isin(x, SCANNET20), x, 0) for x in (a, b))
+        out[key] = bool(np.array_equal(a, b))
+    return out
 
 
 def scores(store_path: str, scene: str) -> dict:
