@@ -256,3 +256,21 @@ def test_openscene_frames_from_its_2d_export(tmp_path):
     np.savetxt(frames / "scene0001_00" / "pose" / "20.txt", np.eye(4))
     (frames / "intrinsics.txt").write_text("1 2 3")
     one_line_error(read_scene, ds, "scene0001_00", match="expected a 3x3 or 4x4 matrix, found 3 numbers")
+
+
+def test_bad_features_fail_the_scene_and_write_no_fused_group(tmp_path):
+    from geopurify.stages.fuse.stage import FuseStage
+
+    write_openscene_pth(tmp_path / "3d" / "s.pth", XYZ, RGB, _label_index())
+    write_fused_pt(tmp_path / "feat" / "s_0.pt", np.zeros((N - 1, 8)), np.ones(N - 1, bool))
+    cfg = load_run_config(None, [f"store={str(tmp_path / 's.zarr')!r}", "dataset.kind='openscene'",
+                                 f"dataset.root={str(tmp_path / '3d')!r}", "fuse.source='openscene'",
+                                 f"fuse.openscene.dir={str(tmp_path / 'feat')!r}", "fuse.text_encoder='hashed'",
+                                 "fuse.hashed_dim=8"], search_cwd=False)
+    ctx = StageContext(cfg.store, cfg)
+    assert run_scene(IngestStage(), ctx, "s").status == "done"
+    FuseStage().prepare(ctx, ["s"])
+    outcome = run_scene(FuseStage(), ctx, "s")
+    assert outcome.status == "failed" and "\n" not in outcome.error
+    assert outcome.error.startswith(str(tmp_path / "feat" / "s_0.pt")) and "mask_full has 39 entries" in outcome.error
+    assert Store(cfg.store, create=False).group("scenes/s/fused") is None

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers import DatasetConfig, list_scenes, read_scene
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
@@ -20,6 +21,8 @@ from geopurify.stages.score import score_scenes
 from geopurify.workflows.config import load_run_config
 
 from layout_fixtures import nyu40_to_index, write_fused_pt, write_openscene_pth, write_pointcept
+
+pytestmark = pytest.mark.slow  # a synthetic scan through ingest, fuse and purify in several layouts
 
 SCENE = "lay0000_00"
 
@@ -148,3 +151,46 @@ def test_a_changed_feature_file_makes_fuse_stale(native):
     seen = store.read(f"scenes/{SCENE}/fused", "seen") > 0
     write_fused_pt(feats / f"{SCENE}_0.pt", store.read(f"scenes/{SCENE}/fused", "feat")[seen], seen)
     assert run_scene(FuseStage(), ctx, SCENE).status == "done"
+
+
+# NYU40 classes of the synthetic scenes -> ScanNet200 class names
+TO_200 = {1: "wall", 2: "floor", 3: "cabinet", 4: "bed", 5: "chair", 6: "couch", 7: "table", 8: "door",
+          9: "window", 11: "picture"}
+
+
+def test_scannet200_through_pointcept_and_openscene_features(native, tmp_path):
+    """segment200 ground truth, OpenScene-style features made for the 200-class vocabulary: fuse,
+    purify, score (f-mIoU, splits), report, query and the benchmark export all in ScanNet200 ids."""
+    from geopurify.stages.fuse.text import hashed_embeddings
+    from geopurify.stages.labelsets import label_set
+    from geopurify.stages.purify.query import query_scene
+    from geopurify.workflows.export import export_benchmark
+    from geopurify.workflows.report import write_report
+
+    _, _, store = native
+    names = list(label_set("scannet200").names)
+    nyu = _points(store, "label")
+    index = np.array([names.index(TO_200[int(v)]) if int(v) in TO_200 else -1 for v in nyu])
+    write_pointcept(tmp_path / "pc" / SCENE, _points(store, "xyz"), _points(store, "rgb"), nyu, index)
+    rng = np.random.default_rng(0)
+    emb = hashed_embeddings(names, 512)
+    feat = emb[np.maximum(index, 0)] + 0.05 * rng.standard_normal((len(index), 512)).astype(np.float32)
+    mask = rng.random(len(index)) < 0.9
+    write_fused_pt(tmp_path / "feat" / f"{SCENE}_0.pt", feat[mask], mask)
+    cfg = config(tmp_path / "s200.zarr", "pointcept", tmp_path / "pc", "fuse.source='openscene'",
+                 f"fuse.openscene.dir={str(tmp_path / 'feat')!r}", "fuse.vocab='scannet200'")
+    s200 = run_stages(cfg, IngestStage(), FuseStage(), PurifyStage())
+    assert "label_scannet200" in s200.group(f"scenes/{SCENE}/points")
+    result = score_scenes(cfg.store, [SCENE], "purified", "scannet200")
+    assert result["miou"] > 60 and result["fmiou"] is not None and set(result["splits"]) == {"head", "common", "tail"}
+    present = {r["class"] for r in result["per_class"] if r["present"]}
+    assert present == {TO_200[int(v)] for v in np.unique(nyu) if int(v) in TO_200}
+    with pytest.raises(ConfigError, match="fuse.vocab = 'scannet20'"):
+        score_scenes(cfg.store, [SCENE], "purified", "scannet20")
+    report = write_report([cfg.store], tmp_path / "report", None, "scannet200")
+    assert "| method | f-mIoU | head | common | tail |" in report.read_text()
+    summary = query_scene(cfg.store, SCENE, ["couch"], tmp_path / "q.ply", of="fused", threshold=0.5)
+    assert summary["prompts"][0]["share_above"] > 0
+    (path,) = export_benchmark(cfg.store, [SCENE], "purified", tmp_path / "bench")
+    exported = np.loadtxt(path, dtype=np.int64)
+    assert set(np.unique(exported)) <= set(label_set("scannet200").ids)
