@@ -14,6 +14,10 @@ so every scene carries ids that mean the same thing whichever layout it came fro
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..errors import InputError
+
 SCANNET20_NYU40 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
 """NYU40 id of each ScanNet-20 class, in the benchmark's order (index i of ``segment20`` and of
 OpenScene's ScanNet labels)."""
@@ -61,10 +65,6 @@ def index_to_id(label_set: str) -> tuple[str, tuple[int, ...]]:
 def decode_indices(path, values, label_set: str, ignore: tuple[int, ...], what: str):
     """Class indices of a file (``ignore`` = unannotated) -> (label space, (N,) int16 ids, 0 for
     unannotated). Raises InputError naming the file for a non-integer or out-of-range index."""
-    import numpy as np
-
-    from ..errors import InputError
-
     values = np.asarray(values)
     if values.ndim != 1 or not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
         raise InputError(path, f"{what}: expected a 1-D array of class indices, found {values.dtype} {values.shape}")

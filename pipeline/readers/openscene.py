@@ -113,16 +113,10 @@ class OpenSceneReader:
         """What besides the files changes the scene (the label list): part of ingest's fingerprint."""
         return {"openscene_labels": self.labels}
 
-    def _files(self, root: Path) -> dict[str, list[Path]]:
-        out: dict[str, list[Path]] = {}
-        with os.scandir(root) as it:
-            for e in it:
-                if e.name.endswith(".pth") and not e.name.startswith(".") and e.is_file():
-                    out.setdefault(scene_id_of(e.name), []).append(Path(e.path))
-        return out
-
     def list_scenes(self, root: Path) -> list[str]:
-        return sorted(self._files(Path(root)))
+        with os.scandir(root) as it:
+            return sorted({scene_id_of(e.name) for e in it
+                           if e.name.endswith(".pth") and not e.name.startswith(".") and e.is_file()})
 
     def source_files(self, root: Path, scene_id: str) -> list[Path]:
         files = [self._points_file(root, scene_id)]
