@@ -181,8 +181,8 @@ def main() -> None:
     console = Console(width=max(150, Console().width))
     console.print(table)
     for name, same in arrays.items():
-        console.print(f"{name}: identical to native: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same.items()),
-                      highlight=False)
+        verdicts = ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same.items())
+        console.print(f"{name}: identical to native: {verdicts}", highlight=False)
     for name, res in results.items():
         for key, r in res.items():
             diff = [(a["class"], a["iou"], b["iou"]) for a, b in zip(r["per_class"], reference[key]["per_class"])

@@ -89,8 +89,11 @@ def test_export_refuses_other_label_spaces_and_writes_nothing(tmp_path):
 def test_cli_export_scannet_benchmark(tmp_path):
     store, _, preds = make_store(tmp_path, "scannet20")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "geopurify.cli", "export", "--store", store, *a],  # noqa: E731
-                                    capture_output=True, text=True, env=env)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "geopurify.cli", "export", "--store", store, *args],
+                              capture_output=True, text=True, env=env)
+
     proc = run("--format", "scannet-benchmark", "--out", str(tmp_path / "bench"))
     assert proc.returncode == 0, proc.stderr
     got = np.loadtxt(tmp_path / "bench" / "scene0001_00.txt", dtype=np.int64)

@@ -125,7 +125,8 @@ def test_openscene_layout_fuses_to_the_same_features_and_scores(native):
     os_cfg = config(tmp / "os.zarr", "openscene", os_root, "fuse.source='openscene'",
                     f"fuse.openscene.dir={str(feats)!r}")
     ours = run_stages(os_cfg, IngestStage(), FuseStage(), PurifyStage())
-    np.testing.assert_array_equal(ours.read(f"scenes/{SCENE}/fused", "feat"), store.read(f"scenes/{SCENE}/fused", "feat"))
+    np.testing.assert_array_equal(ours.read(f"scenes/{SCENE}/fused", "feat"),
+                                  store.read(f"scenes/{SCENE}/fused", "feat"))
     assert ours.attrs(f"scenes/{SCENE}/points")["normals_from"] == "pca"  # no normals in the .pth
     fused = score_scenes(os_cfg.store, [SCENE], "fused", "scannet20")
     assert fused["per_class"] == score_scenes(cfg.store, [SCENE], "fused", "scannet20")["per_class"]

@@ -22,8 +22,9 @@ METHODS = {"fused": "lift-only", "purified_geometric": "geometric pooling", "pur
 def labelled_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
     """Scenes with ground truth in some label space (``label``, ``label_scannet200``, ...)."""
     ids = scene_ids or store.scene_ids()
-    return [s for s in ids if store.group(f"scenes/{s}/points") is not None
-            and any(k == "label" or k.startswith("label_") for k in store.group(f"scenes/{s}/points").array_keys())]
+    groups = {s: store.group(f"scenes/{s}/points") for s in ids}
+    return [s for s, g in groups.items()
+            if g is not None and any(k == "label" or k.startswith("label_") for k in g.array_keys())]
 
 
 def evaluated_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
@@ -117,7 +118,7 @@ def markdown(data: dict, pngs: list[Path]) -> str:
         lines += ["", "Gain over lift-only (mIoU points): " + "; ".join(gains) + "."]
     first = next(iter(data["runs"][0].values()), {}) if data["runs"] else {}
     splits = list(first.get("splits", {}))
-    if first.get("fmiou_excludes") and (splits or data["protocol"] == "scannet200"):
+    if first.get("fmiou_excludes") and data["protocol"] not in ("scannet19", "scannet20"):  # as before for those
         fmt = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
         lines += ["", f"f-mIoU: mIoU without {', '.join(first['fmiou_excludes'])}"
                   + (f"; {', '.join(splits)}: mIoU over the label set's splits." if splits else "."), "",

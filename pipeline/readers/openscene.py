@@ -68,7 +68,8 @@ def load_torch_file(path: Path):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        why = next((ln for ln in lines if "got <" in ln or "Unsupported" in ln), lines[0] if lines else type(exc).__name__)
+        fallback = lines[0] if lines else type(exc).__name__
+        why = next((ln for ln in lines if "got <" in ln or "Unsupported" in ln), fallback)
         raise InputError(path, f"not a loadable torch file of tensors and numeric arrays ({why[:200]})") from None
     return _to_numpy(path, obj)
 
