@@ -31,8 +31,9 @@ class IngestStage(SceneStage):
         root = dataset_root(ctx.cfg.dataset)
         reader = get_reader(ctx.cfg.dataset)
         out = {"files": files_fingerprint(reader.source_files(root, scene_id), root)}
-        if hasattr(reader, "identity"):  # reader options (openscene's label list)
-            out["reader"] = digest(reader.identity())
+        options = reader.identity() if hasattr(reader, "identity") else {}
+        if options:  # reader options that change the scene (openscene's label list, ...)
+            out["reader"] = digest(options)
         return out
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:

@@ -274,3 +274,19 @@ def test_bad_features_fail_the_scene_and_write_no_fused_group(tmp_path):
     assert outcome.status == "failed" and "\n" not in outcome.error
     assert outcome.error.startswith(str(tmp_path / "feat" / "s_0.pt")) and "mask_full has 39 entries" in outcome.error
     assert Store(cfg.store, create=False).group("scenes/s/fused") is None
+
+
+def test_pointcloud_scans_with_scannet200_category_ids(tmp_path):
+    """ScanNet's ScanNet200 preprocessing writes <scene>.ply meshes whose label is the category id."""
+    from geopurify.pipeline.ply import write_ply
+
+    ids = np.array([0, 1, 3, 41, 1191] * 8)
+    write_ply(tmp_path / "scene0001_00.ply", XYZ, RGB, label=ids)
+    scene = read_scene(DatasetConfig("pointcloud", str(tmp_path), ply_labels="scannet200"), "scene0001_00")
+    assert scene.labels is None
+    np.testing.assert_array_equal(scene.extra_labels["scannet200"], ids)
+    one_line_error(read_scene, DatasetConfig("pointcloud", str(tmp_path)), "scene0001_00",
+                   match="label 41 outside the NYU40 ids")  # read as NYU40 (the default): refused
+    write_ply(tmp_path / "scene0001_00.ply", XYZ, RGB, label=np.full(N, 12))
+    one_line_error(read_scene, DatasetConfig("pointcloud", str(tmp_path), ply_labels="scannet200"), "scene0001_00",
+                   match="label 12 is not a ScanNet200 category id")

@@ -43,6 +43,9 @@ Pointcept's ``segment200``)."""
 MATTERPORT_SPACES = {"matterport40": 40, "matterport80": 80, "matterport160": 160}
 """Matterport label spaces and how many of the 160 classes each labels."""
 
+PLY_LABELS = ("nyu40", "scannet200")
+"""What the vertex property ``label`` of a ``pointcloud`` scan holds (``dataset.ply_labels``)."""
+
 OPENSCENE_LABELS = ("scannet20", "matterport21", "matterport40", "matterport80", "matterport160")
 """What the label indices of an OpenScene ``.pth`` file index (``dataset.openscene_labels``)."""
 
@@ -82,3 +85,14 @@ def decode_indices(path, values, label_set: str, ignore: tuple[int, ...], what: 
     out = np.zeros(len(idx), dtype=np.int16)
     out[~unannotated] = lut[idx[~unannotated]]
     return space, out
+
+
+def check_category_ids(path, values) -> np.ndarray:
+    """ScanNet200 ground truth given as ScanNet category ids (ScanNet's ScanNet200 preprocessing
+    writes its meshes so): each 0 (unannotated) or one of the 200 benchmark ids -> (N,) int16."""
+    values = np.asarray(values)
+    valid = np.isin(values, (0,) + SCANNET200_IDS)
+    if not valid.all():
+        raise InputError(path, f"label {int(values[~valid][0])} is not a ScanNet200 category id "
+                               "(0 = unannotated; map other categories to 0)")
+    return values.astype(np.int16)
