@@ -208,7 +208,7 @@ def print_score_table(result: dict, console=None) -> None:
     table.add_section()
     table.add_row("[bold]mIoU / mAcc[/bold]", str(result["evaluated_points"]), f"[bold]{fmt(result['miou'])}[/bold]",
                   f"[bold]{fmt(result['macc'])}[/bold]")
-    if result.get("fmiou_excludes"):
+    if result.get("fmiou_excludes") and result["protocol"] not in ("scannet19", "scannet20"):
         table.add_row(f"f-mIoU (without {', '.join(result['fmiou_excludes'])})", "", fmt(result["fmiou"]), "")
     for name, value in (result.get("splits") or {}).items():
         table.add_row(f"mIoU {name}", "", fmt(value), "")

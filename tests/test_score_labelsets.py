@@ -125,6 +125,15 @@ def test_score_a_scannet200_store(tmp_path):
     assert "f-mIoU (without wall, floor, ceiling)" in text and "mIoU tail" in text
 
 
+def test_the_simulated_source_refuses_a_vocabulary_not_in_nyu40_ids():
+    from geopurify.stages.fuse.sources.simulated import SimulatedSource
+
+    cfg = FuseConfig(vocab="scannet200", hashed_dim=16)
+    with pytest.raises(ConfigError, match="the simulated source renders NYU40 ground truth"):
+        SimulatedSource(cfg, encode_vocab(cfg))
+    SimulatedSource(FuseConfig(vocab="matterport21"), encode_vocab(FuseConfig(vocab="matterport21")))
+
+
 def test_missing_ground_truth_names_what_the_protocol_needs(tmp_path):
     path = _store(tmp_path, "matterport160", "label_matterport40")
     with pytest.raises(StoreError, match="needs label_matterport80 or label_matterport160; it has label_matterport40"):

@@ -110,7 +110,7 @@ def check_compatible(vocab: str, protocol: str) -> None:
     have, need = vocabulary_space(vocab), label_set(protocol).space
     if have != need:
         raise ConfigError(f"protocol {protocol!r} scores {need} ids, but vocabulary {vocab!r} labels points "
-                          f"with {have} ids: fuse with fuse.vocab = {_vocab_for(protocol)!r}")
+                          f"with {have} ids: use fuse.vocab = {_vocab_for(protocol)!r} (to fuse, and to score)")
 
 
 def _vocab_for(protocol: str) -> str:
