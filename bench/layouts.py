@@ -36,16 +36,21 @@ DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2]
 SCANNET20 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
 
 
+def purify_stage():
+    """The purify stage of the configured affinity; ``.name`` is the group it writes."""
+    from geopurify.stages.purify.stage import PurifyStage
+
+    return PurifyStage()
+
+
 def run_stages(cfg, scene: str) -> float:
     """Ingest, fuse and purify one scene into ``cfg.store``; seconds taken."""
     from geopurify.pipeline.stage import StageContext, run_scene
     from geopurify.stages.fuse.stage import FuseStage
     from geopurify.stages.ingest import IngestStage
-    from geopurify.stages.purify.stage import PurifyStage
-
     started = time.perf_counter()
     ctx = StageContext(cfg.store, cfg)
-    for stage in (IngestStage(), FuseStage(), PurifyStage()):
+    for stage in (IngestStage(), FuseStage(), purify_stage()):
         stage.prepare(ctx, [scene])
         outcome = run_scene(stage, ctx, scene)
         if outcome.status == "failed":
@@ -109,7 +114,7 @@ def same_arrays(store_path: str, native_path: str, scene: str) -> dict[str, bool
 
     ours, native = Store(store_path, create=False), Store(native_path, create=False)
     pairs = {"xyz": ("points", "xyz"), "normal": ("points", "normal"), "label (ScanNet-20)": ("points", "label"),
-             "fused feat": ("fused", "feat"), "purified label": ("purified", "label")}
+             "fused feat": ("fused", "feat"), "purified label": (purify_stage().name, "label")}
     out = {}
     for key, (group, name) in pairs.items():
         a, b = ours.read(f"scenes/{scene}/{group}", name), native.read(f"scenes/{scene}/{group}", name)
@@ -122,8 +127,9 @@ def same_arrays(store_path: str, native_path: str, scene: str) -> dict[str, bool
 def scores(store_path: str, scene: str) -> dict:
     from geopurify.stages.score import score_scenes
 
-    return {(of, p): score_scenes(store_path, [scene], of, p, scheduler="threads", workers=1)
-            for of in ("fused", "purified") for p in ("scannet19", "scannet20")}
+    groups = {"fused": "fused", "purified": purify_stage().name}
+    return {(of, p): score_scenes(store_path, [scene], group, p, scheduler="threads", workers=1)
+            for of, group in groups.items() for p in ("scannet19", "scannet20")}
 
 
 def main() -> None:

@@ -27,9 +27,18 @@ pytestmark = pytest.mark.slow  # a synthetic scan through ingest, fuse and purif
 SCENE = "lay0000_00"
 
 
+def purify_stage() -> PurifyStage:
+    """The purify stage of the configured affinity (geometric); its group name is ``PURIFIED``."""
+    return PurifyStage()
+
+
+PURIFIED = purify_stage().name
+
+
 def config(store: Path, kind: str, root: Path, *extra: str):
     return load_run_config(None, [f"store={str(store)!r}", f"dataset.kind={kind!r}", f"dataset.root={str(root)!r}",
-                                  "fuse.text_encoder='hashed'", "fuse.simulated.virtual_views=8",
+                                  "fuse.source='simulated'", "fuse.text_encoder='hashed'",
+                                  "fuse.simulated.virtual_views=8",
                                   "purify.affinity='geometric'", "purify.k=24", *extra], search_cwd=False)
 
 
@@ -49,7 +58,7 @@ def native(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("layouts")
     generate_scene(tmp / "scannet", SCENE, seed=5, num_frames=5)
     cfg = config(tmp / "native.zarr", "scannet", tmp / "scannet")
-    store = run_stages(cfg, IngestStage(), FuseStage(), PurifyStage())
+    store = run_stages(cfg, IngestStage(), FuseStage(), purify_stage())
     return tmp, cfg, store
 
 
@@ -104,15 +113,15 @@ def test_through_pointcept_the_whole_pipeline_gives_the_native_results(native):
     _, feats = to_openscene(tmp, store)
     pc_cfg = config(tmp / "pc.zarr", "pointcept", pc_root, "fuse.source='openscene'",
                     f"fuse.openscene.dir={str(feats)!r}")
-    pc = run_stages(pc_cfg, IngestStage(), FuseStage(), PurifyStage())
+    pc = run_stages(pc_cfg, IngestStage(), FuseStage(), purify_stage())
     for name in ("xyz", "rgb", "normal", "label"):
         np.testing.assert_array_equal(_points(pc, name), _points(store, name))
     np.testing.assert_array_equal(pc.read(f"scenes/{SCENE}/fused", "feat"), store.read(f"scenes/{SCENE}/fused", "feat"))
     np.testing.assert_array_equal(pc.read(f"scenes/{SCENE}/fused", "seen") > 0,
                                   store.read(f"scenes/{SCENE}/fused", "seen") > 0)
-    np.testing.assert_array_equal(pc.read(f"scenes/{SCENE}/purified", "label"),
-                                  store.read(f"scenes/{SCENE}/purified", "label"))
-    for of in ("fused", "purified"):
+    np.testing.assert_array_equal(pc.read(f"scenes/{SCENE}/{PURIFIED}", "label"),
+                                  store.read(f"scenes/{SCENE}/{PURIFIED}", "label"))
+    for of in ("fused", PURIFIED):
         native_score = score_scenes(cfg.store, [SCENE], of, "scannet20")
         assert score_scenes(pc_cfg.store, [SCENE], of, "scannet20")["per_class"] == native_score["per_class"]
     attrs = pc.attrs(f"scenes/{SCENE}/fused")
@@ -124,21 +133,21 @@ def test_openscene_layout_fuses_to_the_same_features_and_scores(native):
     os_root, feats = to_openscene(tmp, store)
     os_cfg = config(tmp / "os.zarr", "openscene", os_root, "fuse.source='openscene'",
                     f"fuse.openscene.dir={str(feats)!r}")
-    ours = run_stages(os_cfg, IngestStage(), FuseStage(), PurifyStage())
+    ours = run_stages(os_cfg, IngestStage(), FuseStage(), purify_stage())
     np.testing.assert_array_equal(ours.read(f"scenes/{SCENE}/fused", "feat"),
                                   store.read(f"scenes/{SCENE}/fused", "feat"))
     assert ours.attrs(f"scenes/{SCENE}/points")["normals_from"] == "pca"  # no normals in the .pth
     fused = score_scenes(os_cfg.store, [SCENE], "fused", "scannet20")
     assert fused["per_class"] == score_scenes(cfg.store, [SCENE], "fused", "scannet20")["per_class"]
-    assert score_scenes(os_cfg.store, [SCENE], "purified", "scannet20")["miou"] is not None
+    assert score_scenes(os_cfg.store, [SCENE], PURIFIED, "scannet20")["miou"] is not None
 
 
 def test_a_scan_without_frames_fuses_through_virtual_views(native):
     tmp, _, store = native
     pc_cfg = config(tmp / "pc_sim.zarr", "pointcept", to_pointcept(tmp, store))
-    pc = run_stages(pc_cfg, IngestStage(), FuseStage(), PurifyStage())
+    pc = run_stages(pc_cfg, IngestStage(), FuseStage(), purify_stage())
     assert pc.attrs(f"scenes/{SCENE}/fused")["frames_used"] == 8
-    assert score_scenes(pc_cfg.store, [SCENE], "purified", "scannet20")["miou"] > 0
+    assert score_scenes(pc_cfg.store, [SCENE], PURIFIED, "scannet20")["miou"] > 0
 
 
 def test_a_changed_feature_file_makes_fuse_stale(native):
@@ -180,18 +189,18 @@ def test_scannet200_through_pointcept_and_openscene_features(native, tmp_path):
     write_fused_pt(tmp_path / "feat" / f"{SCENE}_0.pt", feat[mask], mask)
     cfg = config(tmp_path / "s200.zarr", "pointcept", tmp_path / "pc", "fuse.source='openscene'",
                  f"fuse.openscene.dir={str(tmp_path / 'feat')!r}", "fuse.vocab='scannet200'")
-    s200 = run_stages(cfg, IngestStage(), FuseStage(), PurifyStage())
+    s200 = run_stages(cfg, IngestStage(), FuseStage(), purify_stage())
     assert "label_scannet200" in s200.group(f"scenes/{SCENE}/points")
-    result = score_scenes(cfg.store, [SCENE], "purified", "scannet200")
+    result = score_scenes(cfg.store, [SCENE], PURIFIED, "scannet200")
     assert result["miou"] > 60 and result["fmiou"] is not None and set(result["splits"]) == {"head", "common", "tail"}
     present = {r["class"] for r in result["per_class"] if r["present"]}
     assert present == {TO_200[int(v)] for v in np.unique(nyu) if int(v) in TO_200}
     with pytest.raises(ConfigError, match="fuse.vocab = 'scannet20'"):
-        score_scenes(cfg.store, [SCENE], "purified", "scannet20")
+        score_scenes(cfg.store, [SCENE], PURIFIED, "scannet20")
     report = write_report([cfg.store], tmp_path / "report", None, "scannet200")
     assert "| method | f-mIoU | head | common | tail |" in report.read_text()
     summary = query_scene(cfg.store, SCENE, ["couch"], tmp_path / "q.ply", of="fused", threshold=0.5)
     assert summary["prompts"][0]["share_above"] > 0
-    (path,) = export_benchmark(cfg.store, [SCENE], "purified", tmp_path / "bench")
+    (path,) = export_benchmark(cfg.store, [SCENE], PURIFIED, tmp_path / "bench")
     exported = np.loadtxt(path, dtype=np.int64)
     assert set(np.unique(exported)) <= set(label_set("scannet200").ids)
