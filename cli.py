@@ -86,7 +86,8 @@ def _guard(fn):
 @_guard
 def ingest(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    dataset: Annotated[Optional[str], typer.Option(help="scannet | generic | pointcloud")] = None,
+    dataset: Annotated[Optional[str], typer.Option(
+        help="scannet | generic | pointcloud | pointcept | openscene")] = None,
     root: Annotated[Optional[str], typer.Option(help="Folder with one entry per scene.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
 ):
@@ -357,18 +358,32 @@ def report(
 @app.command()
 @_guard
 def export(
-    store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    scene: Annotated[str, typer.Option(help="Scene id.")] = "",
-    of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth)")] = "purified",
-    out_ply: Annotated[Path, typer.Option("--out", help="PLY file to write.")] = Path("scene.ply"),
+    store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
+    scene: Annotated[str, typer.Option(help="Scene id (ply).")] = "",
+    of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = "purified",
+    fmt: Annotated[str, typer.Option("--format", help="ply (one scene, class-coloured) | scannet-benchmark "
+                                                      "(<scene>.txt per scene, one id per vertex)")] = "ply",
+    out: Annotated[Optional[Path], typer.Option("--out", help="PLY file (default scene.ply), or the "
+                                                              "scannet-benchmark folder.")] = None,
 ):
-    """A class-coloured PLY of a scene's predictions, for MeshLab or CloudCompare."""
-    from geopurify.workflows.export import export_scene
+    """A class-coloured PLY of a scene's predictions, or the ScanNet benchmark's submission files."""
+    from geopurify.workflows.export import export_benchmark, export_scene
 
     cfg = _config(config, set, store=store)
+    if fmt == "scannet-benchmark":
+        from geopurify.workflows.run_stage import resolve_scenes
+
+        if out is None:
+            _fail("--out DIR is required with --format scannet-benchmark")
+        ids = resolve_scenes(cfg, "export", scenes)
+        paths = export_benchmark(cfg.store, ids, of, out, only_done=not scenes)
+        console.print(f"wrote {len(paths)} file(s) to {out}", highlight=False)
+        return
+    if fmt != "ply":
+        _fail(f"--format {fmt!r}: expected ply or scannet-benchmark")
     if not scene:
         _fail("--scene is required")
-    path = export_scene(cfg.store, scene, of, out_ply)
+    path = export_scene(cfg.store, scene, of, out or Path("scene.ply"), cfg.score.protocol)
     console.print(f"wrote {path}", highlight=False)
 
 

@@ -38,6 +38,13 @@ class Scene:
     """(F, 3) int64 vertex indices of mesh triangles, when the scan has them."""
     labels: np.ndarray | None = None
     """(N,) int16 NYU40 ids (0 = unannotated), when the scan is labelled."""
+    extra_labels: dict[str, np.ndarray] = field(default_factory=dict)
+    """Ground truth in other label spaces, by space (see ``readers.label_ids``): ``scannet200``
+    (ScanNet category ids), ``matterport40|80|160`` (OpenScene's Matterport classes, 1-based); (N,)
+    int16, 0 = unannotated."""
+    normals: np.ndarray | None = None
+    """(N, 3) float32 normals the dataset ships (Pointcept's ``normal.npy``); ingest keeps them
+    instead of computing its own. None: ingest computes them (faces, else PCA)."""
     axis_alignment: np.ndarray = field(default_factory=lambda: np.eye(4))
     """(4, 4) transform that axis-aligns the scan (recorded, not applied)."""
     frames: list[Frame] = field(default_factory=list)

@@ -76,7 +76,7 @@ def config_from_toml(path: str | Path, base: Path) -> RunConfig:
 # keys that hold filesystem paths, resolved against the config file's folder
 _PATH_KEYS = {("store",), ("dataset", "root"), ("train_dataset", "root"), ("teacher", "checkpoint"),
               ("teacher", "pretrain_geometry"), ("fuse", "precomputed_dir"), ("fuse", "cache_dir"),
-              ("purify", "student"), ("fuse", "openclip", "checkpoint")}
+              ("purify", "student"), ("fuse", "openclip", "checkpoint"), ("fuse", "openscene", "dir")}
 # of those, keys that may also hold a name that is not a path (a model tag, ``random``)
 _TAG_KEYS = {("fuse", "openclip", "checkpoint")}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.store import Store
-from geopurify.stages.labelsets import SCANNET20, SCANNET20_COLOURS, UNLABELLED_COLOUR, class_colours, to_protocol_index
+from geopurify.stages.labelsets import UNLABELLED_COLOUR, class_colours, label_set, to_protocol_index
 from geopurify.stages.score import ground_truth, predictions
 
 WRONG, RIGHT, NOT_EVALUATED = (214, 39, 40), (190, 190, 190), (238, 238, 238)
@@ -97,15 +97,18 @@ def disc_sizes(xyz: np.ndarray, neighbours: int = 3) -> np.ndarray:
     return 1.5 * np.clip(dist[:, 1:].mean(axis=1), 0.5 * median, 4 * median)
 
 
-def _legend(ax, gt: np.ndarray, preds: list[np.ndarray]) -> None:
+def _legend(ax, gt: np.ndarray, preds: list[np.ndarray], protocol: str) -> None:
     from matplotlib.patches import Patch
 
+    labels = label_set(protocol)
+    name_of = dict(zip(labels.ids, labels.names))
     ids, counts = np.unique(gt, return_counts=True)
-    in_gt = [int(i) for i in ids[np.argsort(-counts, kind="stable")] if int(i) in SCANNET20]
-    predicted = sorted({int(i) for p in preds for i in np.unique(p)} & set(SCANNET20) - set(in_gt))
+    in_gt = [int(i) for i in ids[np.argsort(-counts, kind="stable")] if int(i) in name_of]
+    predicted = sorted({int(i) for p in preds for i in np.unique(p)} & set(name_of) - set(in_gt))
     rgb = lambda c: np.asarray(c) / 255.0  # noqa: E731
-    handles = [Patch(color=rgb(SCANNET20_COLOURS[i]), label=SCANNET20[i]) for i in in_gt]
-    handles += [Patch(color=rgb(SCANNET20_COLOURS[i]), label=f"{SCANNET20[i]} *") for i in predicted]
+    colour = lambda i: rgb(class_colours(np.array([i]), labels.space)[0])  # noqa: E731
+    handles = [Patch(color=colour(i), label=name_of[i]) for i in in_gt]
+    handles += [Patch(color=colour(i), label=f"{name_of[i]} *") for i in predicted]
     handles.append(Patch(color=rgb(UNLABELLED_COLOUR), label="other / unannotated"))
     errors = [Patch(color=rgb(WRONG), label="wrong"), Patch(color=rgb(RIGHT), label="right"),
               Patch(color=rgb(NOT_EVALUATED), label="not evaluated")]
@@ -144,7 +147,8 @@ def topdown_png(store: Store, scene_id: str, results: dict[str, str], protocol: 
     xyz = store.read(Store.scene_group_path(scene_id, "points"), "xyz").astype(np.float64)
     order = np.argsort(xyz[:, 2], kind="stable")
     xy = xyz[order, :2]
-    gt = ground_truth(store, scene_id)
+    gt = ground_truth(store, scene_id, protocol)
+    space = label_set(protocol).space
     preds = {name: predictions(store, scene_id, group) for name, group in results.items()}
     evaluated = to_protocol_index(gt, protocol) >= 0
     sizes = disc_sizes(xyz)[order]
@@ -155,10 +159,10 @@ def topdown_png(store: Store, scene_id: str, results: dict[str, str], protocol: 
     fig, axes = plt.subplots(2, cols, figsize=(panel_w * cols, 2 * panel_h + 1.0), squeeze=False)
     fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.8 / (2 * panel_h + 1.0), bottom=0.01,
                         wspace=0.04, hspace=0.12)
-    _draw(axes[0, 0], xy, class_colours(gt)[order] / 255.0, sizes, "ground truth")
-    _legend(axes[1, 0], gt, list(preds.values()))
+    _draw(axes[0, 0], xy, class_colours(gt, space)[order] / 255.0, sizes, "ground truth")
+    _legend(axes[1, 0], gt, list(preds.values()), protocol)
     for col, (name, pred) in enumerate(preds.items(), start=1):
-        _draw(axes[0, col], xy, class_colours(pred)[order] / 255.0, sizes, name)
+        _draw(axes[0, col], xy, class_colours(pred, space)[order] / 255.0, sizes, name)
         wrong = evaluated & (pred != gt)
         colours = np.where(wrong[:, None], WRONG, np.where(evaluated[:, None], RIGHT, NOT_EVALUATED))
         share = 100.0 * wrong.sum() / max(int(evaluated.sum()), 1)

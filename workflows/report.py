@@ -21,9 +21,11 @@ from .provenance import describe, method_names, result_groups, run_provenance
 
 
 def labelled_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
+    """Scenes with ground truth in some label space (``label``, ``label_scannet200``, ...)."""
     ids = scene_ids or store.scene_ids()
-    return [s for s in ids if store.group(f"scenes/{s}/points") is not None
-            and "label" in store.group(f"scenes/{s}/points")]
+    groups = {s: store.group(f"scenes/{s}/points") for s in ids}
+    return [s for s, g in groups.items()
+            if g is not None and any(k == "label" or k.startswith("label_") for k in g.array_keys())]
 
 
 def evaluated_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
@@ -75,6 +77,8 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
             "macc_mean": round(float(np.mean([r["macc"] for r in runs])), 2),
             "oacc_mean": round(float(np.mean([r["oacc"] for r in runs])), 2),
             "per_class_iou": per_class,
+            "fmiou_mean": _mean([r.get("fmiou") for r in runs]),
+            "splits_mean": {k: _mean([r["splits"][k] for r in runs]) for k in runs[0].get("splits", {})},
         }
     first_run = per_store[0][groups[0]]
     class_points = {c["class"]: c["points"] for c in first_run["per_class"]}
@@ -88,6 +92,11 @@ def by_frequency(class_points: dict[str, int]) -> list[str]:
     """Classes present in the ground truth, most points first (ties in protocol order)."""
     present = [c for c, n in class_points.items() if n > 0]
     return sorted(present, key=lambda c: -class_points[c])
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(float(np.mean(values)), 2) if values else None
 
 
 def write_report(stores: list[str], out_dir: str | Path, scene_ids: list[str] | None = None,
@@ -122,6 +131,17 @@ def markdown(data: dict, pngs: list[Path]) -> str:
         gains = [f"{n}: {m['miou_mean'] - base:+.1f}" for n, m in methods.items() if n != "lift-only"]
         if gains:
             lines += ["", "Gain over lift-only (mIoU points): " + "; ".join(gains) + "."]
+    first = next(iter(data["runs"][0].values()), {}) if data["runs"] else {}
+    splits = list(first.get("splits", {}))
+    if first.get("fmiou_excludes") and data["protocol"] not in ("scannet19", "scannet20"):  # as before for those
+        fmt = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
+        lines += ["", f"f-mIoU: mIoU without {', '.join(first['fmiou_excludes'])}"
+                  + (f"; {', '.join(splits)}: mIoU over the label set's splits." if splits else "."), "",
+                  "| method | f-mIoU |" + "".join(f" {k} |" for k in splits),
+                  "| --- | ---: |" + " ---: |" * len(splits)]
+        for name, m in methods.items():
+            lines.append(f"| {name} | {fmt(m['fmiou_mean'])} |"
+                         + "".join(f" {fmt(m['splits_mean'][k])} |" for k in splits))
     points = data["class_points"]
     total = max(sum(points.values()), 1)
     lines += ["", f"## Per-class IoU (mean over {over}), most frequent class first", "",

@@ -29,14 +29,34 @@ def _pointcloud() -> SceneReader:
     return PointCloudReader()
 
 
-READERS = {"scannet": _scannet, "generic": _generic, "pointcloud": _pointcloud}
+def _pointcept() -> SceneReader:
+    from .pointcept import PointceptReader
+
+    return PointceptReader()
+
+
+def _openscene() -> SceneReader:
+    from .openscene import OpenSceneReader
+
+    return OpenSceneReader()
+
+
+READERS = {"scannet": _scannet, "generic": _generic, "pointcloud": _pointcloud,
+           "pointcept": _pointcept, "openscene": _openscene}
 """``dataset.kind`` -> a function making its reader (each imports its module when called)."""
 
 
-def get_reader(kind: str) -> SceneReader:
+def get_reader(kind: str | DatasetConfig) -> SceneReader:
+    """The reader of ``kind``; given the whole dataset config, a reader with options (openscene)
+    takes them from it (``configure``)."""
+    cfg = kind if isinstance(kind, DatasetConfig) else None
+    kind = cfg.kind if cfg is not None else kind
     if kind not in READERS:
         raise ConfigError(f"dataset.kind {kind!r}: expected one of {', '.join(READERS)}")
-    return READERS[kind]()
+    reader = READERS[kind]()
+    if cfg is not None and hasattr(reader, "configure"):
+        reader.configure(cfg)
+    return reader
 
 
 def dataset_root(cfg: DatasetConfig) -> Path:
@@ -49,15 +69,15 @@ def dataset_root(cfg: DatasetConfig) -> Path:
 
 
 def list_scenes(cfg: DatasetConfig) -> list[str]:
-    return get_reader(cfg.kind).list_scenes(dataset_root(cfg))
+    return get_reader(cfg).list_scenes(dataset_root(cfg))
 
 
 def source_files(cfg: DatasetConfig, scene_id: str) -> list[Path]:
-    return get_reader(cfg.kind).source_files(dataset_root(cfg), scene_id)
+    return get_reader(cfg).source_files(dataset_root(cfg), scene_id)
 
 
 def read_scene(cfg: DatasetConfig, scene_id: str, check_images: bool = True) -> Scene:
-    return get_reader(cfg.kind).read(dataset_root(cfg), scene_id, check_images=check_images)
+    return get_reader(cfg).read(dataset_root(cfg), scene_id, check_images=check_images)
 
 
 def scene_dataset(store, scene_id: str) -> DatasetConfig:

@@ -1,7 +1,9 @@
 """Point-cloud layout: one ``<root>/<scene>.ply`` per scene, no frames.
 
-Vertices x y z red green blue, optional ``label`` (NYU40 ids, 0 = unannotated), optional triangle
-faces. This is how ``scannet_geometry`` (unlabelled or labelled scans without frames) is stored.
+Vertices x y z red green blue, optional ``label`` (NYU40 ids, 0 = unannotated; or, with
+``dataset.ply_labels = "scannet200"``, ScanNet category ids as in the meshes ScanNet's ScanNet200
+preprocessing writes), optional triangle faces. This is how ``scannet_geometry`` (unlabelled or
+labelled scans without frames) is stored.
 """
 
 from __future__ import annotations
@@ -9,14 +11,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..ply import read_ply
 from ..scene import Scene
 from . import checks
+from .label_ids import PLY_LABELS, check_category_ids
 
 
 class PointCloudReader:
     """Scans that are only a coloured point cloud (or mesh)."""
+
+    labels = "nyu40"
+
+    def configure(self, cfg) -> None:
+        if cfg.ply_labels not in PLY_LABELS:
+            raise ConfigError(f"dataset.ply_labels {cfg.ply_labels!r}: expected one of {', '.join(PLY_LABELS)}")
+        self.labels = cfg.ply_labels
+
+    def identity(self) -> dict:
+        """Reader options that change the scene (part of ingest's fingerprint); none by default."""
+        return {} if self.labels == "nyu40" else {"ply_labels": self.labels}
 
     def list_scenes(self, root: Path) -> list[str]:
         with os.scandir(root) as it:
@@ -42,6 +56,10 @@ class PointCloudReader:
         if ply.rgb is None:
             raise InputError(path, "vertices have no colour (red, green, blue)")
         checks.check_points(path, ply.xyz)
-        labels = checks.check_labels(path, ply.label, ply.num_vertices) if ply.label is not None else None
+        labels, extra = None, {}
+        if ply.label is not None and self.labels == "scannet200":
+            extra["scannet200"] = check_category_ids(path, ply.label)
+        elif ply.label is not None:
+            labels = checks.check_labels(path, ply.label, ply.num_vertices)
         return Scene(scene_id=scene_id, root=path, xyz=ply.xyz, rgb=ply.rgb, faces=ply.faces,
-                     labels=labels, source_files=[path])
+                     labels=labels, extra_labels=extra, source_files=[path])

@@ -30,10 +30,20 @@ class OpenClipConfig:
 
 
 @dataclass
+class OpenSceneConfig:
+    dir: str = field(default="", metadata=NOT_FINGERPRINTED)
+    """``openscene`` source: folder of OpenScene's fused features ``<scene>_<k>.pt`` (OpenSeg or
+    LSeg). The vocabulary is embedded by ``fuse.openclip``'s text tower, which must be the CLIP the
+    features were made for: ``ViT-L-14-336`` for OpenSeg, ``ViT-B-32`` for LSeg, weights from a
+    local file. The files' sizes and times are fingerprinted per scene, not the folder's location."""
+
+
+@dataclass
 class FuseConfig:
     source: str = "openclip"
     """2D feature source: ``openclip`` (the default: needs ``openclip.checkpoint``), ``precomputed``,
-    or ``simulated`` (a benchmark that renders the ground truth into the views; only when named)."""
+    ``openscene`` (per-point features fused by OpenScene), or ``simulated`` (a benchmark that
+    renders the ground truth into the views; only when named)."""
     frame_stride: int = 1
     """Use every k-th frame."""
     depth_tolerance: float = 0.05
@@ -67,6 +77,9 @@ class FuseConfig:
     precomputed_dir: str = field(default="", metadata=NOT_FINGERPRINTED)
     """``precomputed`` source: folder with ``<scene>/<frame>.npy`` feature maps (h, w, D). Their
     sizes and times are fingerprinted per scene, not the folder's location."""
+    openscene: OpenSceneConfig = field(default_factory=OpenSceneConfig, metadata=NOT_FINGERPRINTED)
+    """The openscene source; what changes its features (the files) enters the fingerprint through
+    the source's per-scene identity."""
     batch_frames: int = field(default=8, metadata=NOT_FINGERPRINTED)
     """Frames encoded per batch by the 2D model."""
     cache_dir: str = field(default="", metadata=NOT_FINGERPRINTED)
@@ -85,6 +98,8 @@ class FuseConfig:
         unused = set()
         if self.source != "simulated":
             unused.add("simulated")
+        if self.source != "openscene":
+            unused.add("openscene")
         if self.source != "openclip" and self.text_encoder_kind() != "openclip":
             unused.add("openclip")
         if self.text_encoder_kind() != "hashed":

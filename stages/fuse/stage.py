@@ -12,7 +12,8 @@ Optional source methods the stage uses when present: ``frame_images(frame) -> (c
 supplies the images of frames the source made itself (virtual views of scans without frames, added
 to ``scene.frames`` in ``begin_scene``; None = read the files as usual); ``batch_features(frames,
 colors, depths) -> list of maps`` encodes several frames at once; ``scene_identity(scene_id) ->
-dict`` adds per-scene inputs (files) to the fingerprint.
+dict`` adds per-scene inputs (files) to the fingerprint; ``point_features(scene, xyz) -> (feat,
+count)`` gives every point's feature directly (features fused elsewhere: no frame is read).
 """
 
 from __future__ import annotations
@@ -130,9 +131,12 @@ def fuse_scene(scene: Scene, xyz: np.ndarray, cfg: FuseConfig, text, text_fp: st
     source = make_source(cfg, text)
     source.begin_scene(scene, text)  # may add virtual frames (simulated source, scans without frames)
     timings["begin_scene_s"] = time.perf_counter() - started
+    if hasattr(source, "point_features"):  # per-point features, no frames (the openscene source)
+        return _point_source_output(source, scene, xyz, cfg, text_fp, timings, started)
     frames = scene.frames[::cfg.frame_stride]
     if not frames:
-        raise InputError(scene.root, "no usable frame (every pose invalid, or no frames)")
+        raise InputError(scene.root, "no usable frame (every pose invalid, or no frames; a scan without "
+                                     "frames fuses with fuse.source = openscene or simulated)")
     if scene.color_intrinsic is None:
         raise InputError(scene.root, "no colour intrinsics")
     dim = int(text.embeddings.shape[1])
@@ -256,4 +260,27 @@ def fuse_scene(scene: Scene, xyz: np.ndarray, cfg: FuseConfig, text, text_fp: st
         "warnings": warnings,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
+    return StageOutput({"feat": feat.astype(np.float16), "seen": seen_counts(count)}, attrs)
+
+
+def _point_source_output(source, scene: Scene, xyz: np.ndarray, cfg: FuseConfig, text_fp: str,
+                         timings: dict, started: float) -> StageOutput:
+    """``fuse_scene`` for a source with per-point features: fill the points without one, record."""
+    t = time.perf_counter()
+    feat, count = source.point_features(scene, xyz)
+    timings["features_s"] = time.perf_counter() - t
+    seen = count > 0
+    if not seen.any():
+        raise InputError(scene.root, "the 2D source gives no point of the scan a feature")
+    t = time.perf_counter()
+    filled = fill_unseen(feat, count, xyz) if cfg.fill_unseen else 0
+    timings["fill_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - started
+    attrs = {"points": int(len(xyz)), "dim": int(feat.shape[1]), "frames_total": len(scene.frames),
+             "frame_stride": cfg.frame_stride, "frames_used": 0, "frames_without_depth": 0,
+             "skipped_poses": int(scene.skipped_frames), "unreadable_frames": 0,
+             "seen_share": round(float(seen.mean()), 6),
+             "views_per_seen_point_median": float(np.median(count[seen])), "filled_unseen": filled,
+             "source_identity": source.identity(), "text_fingerprint": text_fp, "warnings": [],
+             "timings": {k: round(v, 3) for k, v in timings.items()}}
     return StageOutput({"feat": feat.astype(np.float16), "seen": seen_counts(count)}, attrs)

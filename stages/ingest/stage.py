@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from geopurify.pipeline.fingerprint import files_fingerprint
+from geopurify.pipeline.fingerprint import digest, files_fingerprint
 from geopurify.pipeline.normals import scene_normals
 from geopurify.pipeline.readers import dataset_root, get_reader
 from geopurify.pipeline.scene import Scene
@@ -29,13 +29,17 @@ class IngestStage(SceneStage):
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         root = dataset_root(ctx.cfg.dataset)
-        files = get_reader(ctx.cfg.dataset.kind).source_files(root, scene_id)
-        return {"files": files_fingerprint(files, root)}
+        reader = get_reader(ctx.cfg.dataset)
+        out = {"files": files_fingerprint(reader.source_files(root, scene_id), root)}
+        options = reader.identity() if hasattr(reader, "identity") else {}
+        if options:  # reader options that change the scene (openscene's label list, ...)
+            out["reader"] = digest(options)
+        return out
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
         started = time.perf_counter()
         root = dataset_root(ctx.cfg.dataset)
-        scene = get_reader(ctx.cfg.dataset.kind).read(root, scene_id)
+        scene = get_reader(ctx.cfg.dataset).read(root, scene_id)
         read_s = time.perf_counter() - started
         out = points_output(scene, ctx.cfg.ingest, ctx.cfg.dataset.kind)
         out.attrs["timings"]["read_s"] = round(read_s, 3)
@@ -44,10 +48,15 @@ class IngestStage(SceneStage):
 
 def points_output(scene: Scene, cfg: IngestConfig, kind: str) -> StageOutput:
     """The points group of a read scene, arrays and attrs (store-free). Normals come from the faces
-    when the scan has them, else PCA oriented towards the nearest camera (see pipeline.normals)."""
+    when the scan has them, else PCA oriented towards the nearest camera (see pipeline.normals),
+    unless the dataset ships its own (Pointcept's normal.npy)."""
     started = time.perf_counter()
     cameras = np.array([f.pose[:3, 3] for f in scene.frames]) if scene.frames else None
-    normal = scene_normals(scene.xyz, scene.faces, k=cfg.normal_neighbours, viewpoints=cameras)
+    if scene.normals is not None:  # the dataset's own (Pointcept's normal.npy)
+        normal, normals_from = scene.normals, "dataset"
+    else:
+        normal = scene_normals(scene.xyz, scene.faces, k=cfg.normal_neighbours, viewpoints=cameras)
+        normals_from = "faces" if scene.faces is not None else "pca"
     arrays = {
         "xyz": np.ascontiguousarray(scene.xyz, dtype=np.float32),
         "rgb": np.ascontiguousarray(scene.rgb, dtype=np.uint8),
@@ -55,13 +64,15 @@ def points_output(scene: Scene, cfg: IngestConfig, kind: str) -> StageOutput:
     }
     if scene.labels is not None:
         arrays["label"] = np.ascontiguousarray(scene.labels, dtype=np.int16)
+    for space, ids in scene.extra_labels.items():  # label_scannet200, label_matterport160, ...
+        arrays[f"label_{space}"] = np.ascontiguousarray(ids, dtype=np.int16)
     attrs = {
         "num_points": scene.num_points,
         "num_frames": len(scene.frames),
         "skipped_frames": int(scene.skipped_frames),
         "has_faces": scene.faces is not None,
         "has_labels": scene.labels is not None,
-        "normals_from": "faces" if scene.faces is not None else "pca",
+        "normals_from": normals_from,
         "axis_alignment": np.asarray(scene.axis_alignment, dtype=np.float64).reshape(4, 4).tolist(),
         "dataset_kind": kind,
         "timings": {"normals_s": round(time.perf_counter() - started, 3)},

@@ -28,7 +28,14 @@ def _precomputed(fuse_cfg, text: TextEmbeddings) -> FeatureSource:
     return PrecomputedSource(fuse_cfg, text)
 
 
-SOURCES = {"openclip": _openclip, "simulated": _simulated, "precomputed": _precomputed}
+def _openscene(fuse_cfg, text: TextEmbeddings) -> FeatureSource:
+    from .openscene import OpenSceneSource
+
+    return OpenSceneSource(fuse_cfg, text)
+
+
+SOURCES = {"openclip": _openclip, "simulated": _simulated, "precomputed": _precomputed,
+           "openscene": _openscene}
 """``fuse.source`` -> a function making the source (each imports its module when called)."""
 
 

@@ -17,7 +17,8 @@ class TextEmbeddings:
     vocab: str
     """Vocabulary name (``scannet20``)."""
     nyu40_ids: np.ndarray
-    """(C,) int16 NYU40 id of each class."""
+    """(C,) int16 label id of each class, in the vocabulary's label space (NYU40 ids for the
+    ScanNet-20 vocabulary; see stages.labelsets)."""
     names: list[str]
     """Class names, in the order of the rows."""
     embeddings: np.ndarray

@@ -19,11 +19,12 @@ import dataclasses
 
 import numpy as np
 
-from geopurify.pipeline.errors import InputError
+from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.stages.fuse import render
 from geopurify.stages.fuse.sources.base import TextEmbeddings
 from geopurify.stages.fuse.sources.simulated_config import SimulatedConfig, resolve_simulated
+from geopurify.stages.labelsets import LABEL_SETS
 
 # Pairs of NYU40 ids a 2D model confuses (symmetric): sofa/chair, table/desk, cabinet/counter,
 # curtain/window, door/wall, bookshelf/cabinet, bed/sofa, picture/wall, picture/window, ...
@@ -58,6 +59,9 @@ class SimulatedSource:
                 "encoder": self.text.encoder}
 
     def _set_text(self, text: TextEmbeddings) -> None:
+        if text.vocab in LABEL_SETS and LABEL_SETS[text.vocab].space != "nyu40":
+            raise ConfigError(f"fuse.vocab {text.vocab!r}: the simulated source renders NYU40 ground truth, "
+                              "so it needs a vocabulary of NYU40 ids (scannet20, matterport21)")
         self.text = text
         emb = np.asarray(text.embeddings, dtype=np.float64)
         self.num_classes = emb.shape[0]
