@@ -102,7 +102,7 @@ def ingest(
 def fuse(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     source: Annotated[Optional[str], typer.Option(
-        help="openclip (default; needs --checkpoint) | precomputed | simulated (benchmark: renders the ground truth)")] = None,
+        help="openclip (default; needs --checkpoint) | precomputed | openscene | simulated (benchmark: renders the ground truth)")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Simulated preset: realistic | view-noise | swaps")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Simulated source seed.")] = None,
     mode: Annotated[Optional[str], typer.Option(help="Fusion: consensus | mean")] = None,
@@ -214,7 +214,8 @@ def select(
 def score(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = "purified",
-    protocol: Annotated[Optional[str], typer.Option(help="scannet19 | scannet20")] = None,
+    protocol: Annotated[Optional[str], typer.Option(
+        help="scannet19 | scannet20 | scannet200 | matterport21 | matterport40 | matterport80 | matterport160")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON.")] = None,
 ):
     """One confusion matrix over the scenes: IoU and accuracy per class, mIoU, mAcc, overall accuracy."""

@@ -61,7 +61,8 @@ def validate(cfg: RunConfig, command: str) -> list[str]:
 
 def _check_dataset(dataset, key: str) -> None:
     if not dataset.kind:
-        raise ConfigError(f"{key}.kind is empty: expected a dataset layout (scannet, generic, pointcloud, ...)")
+        raise ConfigError(f"{key}.kind is empty: expected a dataset layout (scannet, generic, pointcloud, "
+                          "pointcept, openscene)")
     get_reader(dataset.kind)  # an unknown kind, named
     if not dataset.root:
         raise ConfigError(f"{key}.root is empty: pass --root or set {key}.root in the config")
@@ -73,6 +74,8 @@ def _check_fuse_paths(cfg: RunConfig) -> None:
     fuse = cfg.fuse
     if fuse.source == "precomputed" and not (fuse.precomputed_dir and Path(fuse.precomputed_dir).is_dir()):
         raise InputError(fuse.precomputed_dir or "(empty)", "fuse.precomputed_dir: folder not found")
+    if fuse.source == "openscene" and not (fuse.openscene.dir and Path(fuse.openscene.dir).is_dir()):
+        raise InputError(fuse.openscene.dir or "(empty)", "fuse.openscene.dir: folder not found")
     ckpt = fuse.openclip.checkpoint
     uses_openclip = fuse.source == "openclip" or fuse.text_encoder_kind() == "openclip"
     if uses_openclip and ckpt:
