@@ -128,10 +128,11 @@ def test_score_a_scannet200_store(tmp_path):
 def test_the_simulated_source_refuses_a_vocabulary_not_in_nyu40_ids():
     from geopurify.stages.fuse.sources.simulated import SimulatedSource
 
-    cfg = FuseConfig(vocab="scannet200", hashed_dim=16)
+    cfg = FuseConfig(source="simulated", vocab="scannet200", hashed_dim=16)
     with pytest.raises(ConfigError, match="the simulated source renders NYU40 ground truth"):
         SimulatedSource(cfg, encode_vocab(cfg))
-    SimulatedSource(FuseConfig(vocab="matterport21"), encode_vocab(FuseConfig(vocab="matterport21")))
+    ok = FuseConfig(source="simulated", vocab="matterport21")
+    SimulatedSource(ok, encode_vocab(ok))
 
 
 def test_missing_ground_truth_names_what_the_protocol_needs(tmp_path):
