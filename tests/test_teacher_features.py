@@ -8,7 +8,7 @@ from geopurify.pipeline.errors import InputError
 from geopurify.stages.affinity_purity import affinity_purity
 from geopurify.stages.teacher.geometric import geometric_features, raw_features, srgb_to_lab
 from geopurify.stages.teacher.network import NetworkConfig, build_network, embed_points, load_teacher
-from geopurify.stages.teacher.pretrain import save_checkpoint
+from geopurify.stages.teacher.pretrain_files import save_checkpoint
 
 from teacher_fixtures import box_room
 
