@@ -19,7 +19,7 @@ import dask
 from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers import list_scenes
-from geopurify.pipeline.schedule import check_scheduler, compute_graph
+from geopurify.pipeline.schedule import check_scheduler, compute_graph, store_for_scheduler
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
@@ -159,6 +159,7 @@ def run_all(cfg: RunConfig, force: bool = False, on_result=None) -> AllResult:
     if not cfg.store:
         raise ConfigError("no store: set store in the config or pass --store")
     check_scheduler(cfg.run.scheduler)
+    cfg = dataclasses.replace(cfg, store=store_for_scheduler(cfg.store, cfg.run.scheduler))
     eval_ids, train_ids = scene_lists(cfg)
     result = AllResult()
     run_id = uuid.uuid4().hex[:8]

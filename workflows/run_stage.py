@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers import list_scenes
-from geopurify.pipeline.schedule import check_scheduler, run_stage_over_scenes
+from geopurify.pipeline.schedule import check_scheduler, run_stage_over_scenes, store_for_scheduler
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext
 from geopurify.pipeline.store import Store
@@ -54,6 +55,7 @@ def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, for
     if not cfg.store:
         raise ConfigError("no store: pass --store or set store in the config")
     check_scheduler(cfg.run.scheduler)
+    cfg = dataclasses.replace(cfg, store=store_for_scheduler(cfg.store, cfg.run.scheduler))
     scene_ids = resolve_scenes(cfg, command, scenes)
     stage = scene_stage(command)
     Store(cfg.store)  # create (or check the format of) the store once, before any worker

@@ -69,6 +69,15 @@ def train_step(model: torch.nn.Module, scene: TrainingScene, cfg: DistillConfig,
                   "positive_similarity": mined.positive_similarity.mean().item()}
 
 
+def training_fingerprint(cfg: DistillConfig, net_cfg: dict, inputs: Mapping[str, Mapping[str, str]],
+                         device_type: str) -> str:
+    """What the weights depend on: the fingerprinted config (torch threads among it), the network,
+    the device kind (``cpu`` / ``cuda``: their float sums differ) and each training scene's groups."""
+    return stage_fingerprint(STAGE, VERSION, {"distill": fingerprinted_dict(cfg), "network": net_cfg,
+                                              "device": device_type},
+                             {f"{s}/{g}": f for s, groups in inputs.items() for g, f in groups.items()})
+
+
 def _record(cfg: DistillConfig, net_cfg: dict, scenes: list[str], inputs: dict, fingerprint: str) -> dict:
     return {"stage": STAGE, "stage_version": VERSION, "network": net_cfg, "config": to_dict(cfg),
             "scenes": scenes, "inputs": inputs, "fingerprint": fingerprint}
@@ -102,9 +111,7 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
         raise InputError(f"{store_path}/scenes", f"training scenes disagree on the fused feature width: {dims}")
     net_cfg = network_config(cfg, dims[scenes[0]])
     device = pick_device(cfg.device)
-    fp = stage_fingerprint(STAGE, VERSION, {"distill": fingerprinted_dict(cfg), "network": net_cfg,
-                                            "device": device.type},
-                           {f"{s}/{g}": f for s, groups in inputs.items() for g, f in groups.items()})
+    fp = training_fingerprint(cfg, net_cfg, inputs, device.type)
     record = _record(cfg, net_cfg, scenes, inputs, fp)
     ck_dir = checkpoints.checkpoint_dir(store_path, fp)
     summary = {"fingerprint": fp, "scenes": scenes, "model_group": MODEL_GROUP,
