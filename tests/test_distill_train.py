@@ -28,6 +28,7 @@ def _purity(store, scene, feats):
     return affinity_purity(feats, store.read(pts, "xyz"), store.read(pts, "label"))
 
 
+@pytest.mark.slow
 def test_loss_falls_and_student_beats_its_fused_input(tmp_path):
     store = make_store(tmp_path / "s", {"a": 1, "b": 2, "held_out": 3}, n=3000)
     out = distill(str(tmp_path / "s"), ["a", "b"], DistillConfig(epochs=6, **TINY), progress=False)
@@ -44,6 +45,7 @@ def test_loss_falls_and_student_beats_its_fused_input(tmp_path):
         assert student > lifted + 0.03, (scene, student, lifted)
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
     cfg = DistillConfig(epochs=4, seed=7, **{**TINY, "width": 8, "anchors": 256})
     scenes = {"a": 1, "b": 2}

@@ -59,6 +59,7 @@ def test_lab_of_known_colours():
     np.testing.assert_allclose(lab[2], [0.0, 0.0, 0.0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_geometric_features_are_deterministic_unit_and_follow_labels():
     xyz, rgb, normal, label = box_room(3, n=4000)
     a = geometric_features(xyz, rgb, normal)

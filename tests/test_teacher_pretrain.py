@@ -37,6 +37,7 @@ def _history(out: Path) -> list[float]:
     return json.loads(output_paths(out)["loss_json"].read_text())["loss"]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_same_loss_curve(tmp_path):
     scans = write_scans(tmp_path / "scans")
     epochs = 4
