@@ -76,6 +76,7 @@ def test_sigkill_then_resume_gives_the_same_loss_curve(tmp_path):
     assert names == ["t.loss.json", "t.loss.png", "t.pt", "t.state.pt"]
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_redone_and_other_recipes_are_refused(tmp_path):
     scans = write_scans(tmp_path / "scans", count=2)
     out = pretrain_teacher([scans], tmp_path / "t.pt", recipe=tiny_recipe(1), seed=0, progress=False)
@@ -136,6 +137,7 @@ def test_views_are_seeded_and_matched_pairs_are_the_same_points():
     np.testing.assert_array_equal(b.index[rb], points)
 
 
+@pytest.mark.slow
 def test_pretrains_from_a_store_and_picks_its_scenes(tmp_path):
     from geopurify.pipeline.errors import ConfigError
     from geopurify.pipeline.fingerprint import digest
