@@ -159,16 +159,18 @@ def pretrain_teacher(
         help="Folder of point-cloud PLYs, ScanNet scan folders, or a store (repeatable).")],
     out: Annotated[Path, typer.Option(help="Checkpoint file to write (outside the repository).")],
     scenes: ScenesOpt = None,
-    preset: Annotated[str, typer.Option(help="cpu (default, < 45 min here) | large")] = "cpu",
+    preset: Annotated[str, typer.Option(help="cpu (default, sized for 2 cores) | large")] = "cpu",
     epochs: Annotated[Optional[int], typer.Option(help="Override the preset's epochs.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and order.")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore existing checkpoints.")] = False,
+    config: ConfigOpt = None, set: SetOpt = None,
 ):
-    """Self-supervised pretraining of the ssl teacher on unlabelled scans."""
-    from geopurify.stages.teacher.pretrain import pretrain_cli
+    """Self-supervised pretraining of the ssl teacher on unlabelled scans (never the config's
+    evaluation scenes, dataset.scenes)."""
+    from geopurify.workflows.pretrain_teacher import pretrain_cli
 
-    path = pretrain_cli(geometry, out, scenes=scenes, preset=preset, epochs=epochs, seed=seed,
-                        resume=not restart)
+    path = pretrain_cli(_config(config, set), geometry, out, scenes=scenes, preset=preset, epochs=epochs,
+                        seed=seed, resume=not restart)
     console.print(f"teacher checkpoint: {path}", highlight=False)
 
 

@@ -12,7 +12,7 @@ Lift-only = argmax cosine of the fused features against the text embeddings, eve
 points copy their nearest seen neighbour, as the fuse stage does). The fuse computation is the
 stage's own ``fuse_scene``; to read each image once instead of once per run, the frames' depth maps
 are loaded up front and handed over in memory (the simulated source never looks at colour).
-Heavy: run it under ``flock /work/notes/heavy.lock``.
+Heavy: every preset and seed is a full fuse of the scene.
 """
 
 from __future__ import annotations

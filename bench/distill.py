@@ -1,6 +1,6 @@
 """Distill: training speed and memory, and the student's affinity purity on a held-out scene.
 
-    flock /work/notes/heavy.lock /work/venv/bin/python bench/distill.py --store S \
+    python bench/distill.py --store S \
         --train-scenes @train.txt --eval-scene scene0000_00 [--epochs N] [--paper-speed]
 
 1. Speed (each preset in a fresh process, so its peak RSS is its own): training steps per second on
@@ -23,6 +23,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def main() -> None:
     p.add_argument("--train-scenes", nargs="+", default=[])
     p.add_argument("--eval-scene", default="scene0000_00")
     p.add_argument("--epochs", type=int, default=0, help="0: the config default")
-    p.add_argument("--out-dir", default="/tmp/e/bench")
+    p.add_argument("--out-dir", default=str(Path(tempfile.gettempdir()) / "geopurify-bench-distill"))
     p.add_argument("--steps", type=int, default=5, help="timed steps per preset")
     p.add_argument("--paper-speed", action="store_true", help="also time the paper preset (slow on CPU)")
     p.add_argument("--skip-training", action="store_true", help="reuse <out-dir>/student_<mode>.pt")

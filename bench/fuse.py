@@ -10,7 +10,7 @@ Measures
 Targets: geometric part < 10 s and < 5% of the encoder time over the same frames; peak < 3 GiB.
 
 Run (heavy; takes a few minutes):
-    flock /work/notes/heavy.lock /work/venv/bin/python bench/fuse.py [--scene-dir DIR] [--encoder-frames 8]
+    python bench/fuse.py [--scene-dir DIR] [--encoder-frames 8]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Ingest speed: reading + validating real ScanNet scenes, normals, the whole stage, synthetic scenes.
 
-    python bench/ingest.py [--data /work/shared/data] [--repeat 2]
+    python bench/ingest.py [--data DATA] [--repeat 2]      # DATA: default ../shared/data
 
 Prints seconds for: the reader's parts on scene0000_00 (PLY, frame images), PCA normals on its
 81k points, one full ingest (run_scene into a fresh store) per real scene, and generating a synthetic

@@ -1,11 +1,11 @@
 """Purify speed and memory on one scene: the published formula against the full and fast paths.
 
-    flock /work/notes/heavy.lock /work/venv/bin/python bench/purify.py            # scene0000_00
+    python bench/purify.py            # scene0000_00
     ... bench/purify.py --store S --scene scene0000_00 --affinity student           # a run store
 
 Three ways to label the scene's voxels, each timed in a fresh process (so its peak RSS is its own),
-``--repeat`` times, interleaved in rotating order; the table shows each path's median run (this
-machine's wall times vary by 20-30% from run to run):
+``--repeat`` times, interleaved in rotating order; the table shows each path's median run (wall
+times vary from run to run):
 
 (a) ``direct``: the published formula as written. A = the k-nearest-voxel affinity softmax as a
     scipy CSR matrix; X = the 518-channel voxel means [fused (512) | rgb / 255 (3) | normal (3)]

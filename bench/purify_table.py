@@ -1,9 +1,9 @@
 """Purify's ablation table on a labelled scene: lift-only, geometric, student and oracle pooling.
 
-    flock /work/notes/heavy.lock /work/venv/bin/python bench/purify_table.py --student S.pt
+    python bench/purify_table.py --student S.pt
     ... --presets realistic --seeds 0 --affinities geometric,oracle     # without a student
 
-For every simulator preset and seed, one store under ``--work`` (default /tmp/f/table) holds the
+For every simulator preset and seed, one store under ``--work`` (default: a folder in the system's temp dir) holds the
 scene's ingest and simulated fuse (both skipped when already done), then one purified group per
 affinity (``purified`` for the student, ``purified_<affinity>`` for the others, as ``all`` names
 them). Scores: 19-class mIoU (protocol scannet19) of the fused argmax (lift-only) and of each
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scene", default="scene0000_00")
     p.add_argument("--root", default=str(DATA / "scannet" / "scans"))
-    p.add_argument("--work", default="/tmp/f/table")
+    p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "geopurify-bench-table"))
     p.add_argument("--presets", default="realistic,view-noise,swaps")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--affinities", default="geometric,student,oracle")

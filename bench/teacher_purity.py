@@ -10,7 +10,7 @@ anchors) and with two bounded candidate pools (a local one and a random subset o
 printed with what it ranks over. Then the wall time and peak memory of teacher inference on the
 scene, measured in a fresh process (so the peak is inference's own, not this script's).
 
-    python bench/teacher_purity.py --checkpoint /tmp/d/teacher.pt [--scene scene0000_00]
+    python bench/teacher_purity.py --checkpoint TEACHER.pt [--scene scene0000_00]
         [--data ../shared/data] [--sample 20000] [--json out.json]
 
 The points (xyz, rgb, labels, normals) are made exactly as ``ingest`` makes them.

@@ -1,7 +1,7 @@
 """Pick the ``ssl`` teacher's position-block weight on labelled training scans, never on the
 evaluation scene.
 
-    python bench/tune_ssl_position.py --checkpoint ../runs/teacher-ssl-cpu.pt
+    python bench/tune_ssl_position.py --checkpoint TEACHER.pt
         [--scenes scene0001_00 scene0002_00 ...] [--weights 0,1,2,4,6,8,12] [--sample 4000]
 
 The network sees no horizontal position (stages/teacher/network.py), so nearness enters its

@@ -40,5 +40,24 @@ def file_content_hash(path: str | Path, block: int = 1 << 20) -> str:
     return h.hexdigest()[:16]
 
 
+_CONTENT_HASHES: dict[tuple, str] = {}
+
+
+def cached_content_hash(path: str | Path) -> str:
+    """``file_content_hash`` of a file or folder, computed again only when a file's path, size or
+    modification time changes (within a process): checkpoints are large and asked for per scene."""
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    key = (str(path.resolve()),) + tuple((str(p), *_size_and_time(p)) for p in files)
+    if key not in _CONTENT_HASHES:
+        _CONTENT_HASHES[key] = file_content_hash(path)
+    return _CONTENT_HASHES[key]
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
 def stage_fingerprint(stage: str, version: int, config: dict, inputs: dict[str, str]) -> str:
     return digest({"stage": stage, "version": version, "config": config, "inputs": inputs})

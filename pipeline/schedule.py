@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
-
-import os
 
 import dask
 
@@ -18,6 +17,14 @@ SCHEDULERS = ("threads", "processes", "local-cluster")
 def check_scheduler(name: str) -> None:
     if name not in SCHEDULERS and not name.startswith("tcp://"):
         raise ConfigError(f"--scheduler {name!r}: expected one of {', '.join(SCHEDULERS)} or tcp://host:port")
+
+
+def store_for_scheduler(store: str, scheduler: str) -> str:
+    """The store path as the scheduler's workers must see it: a relative local path becomes absolute
+    for a ``tcp://`` scheduler, whose workers run in folders of their own (URLs stay as they are)."""
+    if scheduler.startswith("tcp://") and store and "://" not in store and not os.path.isabs(store):
+        return os.path.abspath(store)
+    return store
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import numpy as np
 from geopurify.pipeline.ply import write_ply
 from geopurify.stages.teacher.augment import AugmentConfig
 from geopurify.stages.teacher.network import NetworkConfig
-from geopurify.stages.teacher.pretrain import PretrainRecipe
+from geopurify.stages.teacher.pretrain_recipe import PretrainRecipe
 
 
 def box_room(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from geopurify.pipeline.synthetic import generate_scene
 
 
@@ -32,6 +34,7 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
     assert proc.returncode == 2 and "bordr" in proc.stderr
 
 
+@pytest.mark.slow
 def test_ingest_twice_then_status_with_a_geopurify_toml(tmp_path):
     generate_scene(tmp_path / "data", "cli_a", seed=3, num_frames=4)
     (tmp_path / "geopurify.toml").write_text(

@@ -15,7 +15,7 @@ from geopurify.pipeline.store import Store
 from affinity_purity import affinity_purity
 from geopurify.stages.distill.config import DistillConfig
 from geopurify.stages.distill.infer import load_student_file, read_student, scene_embeddings
-from geopurify.stages.distill.train import distill, lr_factor
+from geopurify.stages.distill.train import distill
 
 from distill_fixtures import make_store, synthetic_scene, write_scene
 
@@ -28,6 +28,7 @@ def _purity(store, scene, feats):
     return affinity_purity(feats, store.read(pts, "xyz"), store.read(pts, "label"))
 
 
+@pytest.mark.slow
 def test_loss_falls_and_student_beats_its_fused_input(tmp_path):
     store = make_store(tmp_path / "s", {"a": 1, "b": 2, "held_out": 3}, n=3000)
     out = distill(str(tmp_path / "s"), ["a", "b"], DistillConfig(epochs=6, **TINY), progress=False)
@@ -44,6 +45,7 @@ def test_loss_falls_and_student_beats_its_fused_input(tmp_path):
         assert student > lifted + 0.03, (scene, student, lifted)
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
     cfg = DistillConfig(epochs=4, seed=7, **{**TINY, "width": 8, "anchors": 256})
     scenes = {"a": 1, "b": 2}
@@ -110,13 +112,6 @@ def test_refuses_missing_and_stale_groups_naming_the_scene(tmp_path):
     with pytest.raises(StoreError, match=r"'bad' has no complete teacher group \(missing\)"):
         distill(str(tmp_path / "s"), ["good", "bad"], cfg, progress=False)
     assert store.group("models/student") is None
-
-
-def test_lr_schedule_warms_up_then_decays():
-    f = [lr_factor(s, 100, 10, 0.01) for s in range(100)]
-    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(f[10:], f[11:]))
-    assert f[-1] == pytest.approx(0.01, abs=1e-3)
 
 
 def test_augmentation_keeps_neighbours_and_inference_is_deterministic(tmp_path):

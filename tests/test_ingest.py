@@ -117,6 +117,7 @@ def test_inf_pose_frames_are_counted(tmp_path):
     assert attrs["num_frames"] == 2 and attrs["skipped_frames"] == 2
 
 
+@pytest.mark.slow
 def test_local_cluster_gives_the_same_store_as_threads(data, tmp_path):
     stage = IngestStage()
     a = new_ctx(tmp_path / "threads.zarr", make_cfg(data))
@@ -180,6 +181,7 @@ print(run_scene(IngestStage(), StageContext(store, cfg), scene), flush=True)
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_leaves_an_incomplete_group_that_a_rerun_completes(data, tmp_path):
     store = tmp_path / "s.zarr"
     scene = SCENES[0]

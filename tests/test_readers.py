@@ -84,6 +84,7 @@ def test_registry_functions(synth_root):
 
 @pytest.mark.scannet
 @pytest.mark.skipif(not SCANS.is_dir(), reason="ScanNet data not present")
+@pytest.mark.slow
 def test_scannet_reader_on_real_scene0000_00():
     reader = ScanNetReader()
     assert "scene0000_00" in reader.list_scenes(SCANS)

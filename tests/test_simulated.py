@@ -11,6 +11,7 @@ from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.stages import labelsets
 from geopurify.stages.fuse import render
+from geopurify.stages.fuse.projection import to_camera
 from geopurify.stages.fuse.sources.base import TextEmbeddings
 from geopurify.stages.fuse.sources.simulated import SimulatedSource
 from geopurify.stages.fuse.sources.simulated_config import SimulatedConfig, resolve_simulated
@@ -62,7 +63,7 @@ def features_at_points(src, frame, xyz) -> tuple[np.ndarray, np.ndarray]:
     feat = src.frame_features(frame, color, None)
     gh, gw = feat.shape[:2]
     Kg = render.scale_intrinsic(K, (W, H), (gw, gh))
-    pc = render.to_camera(xyz, frame.pose)
+    pc = to_camera(xyz, frame.pose, np.float64)
     u = np.rint(Kg[0, 0] * pc[:, 0] / pc[:, 2] + Kg[0, 2]).astype(int)
     v = np.rint(Kg[1, 1] * pc[:, 1] / pc[:, 2] + Kg[1, 2]).astype(int)
     inside = (u >= 1) & (u < gw - 1) & (v >= 1) & (v < gh - 1)
@@ -252,7 +253,7 @@ def test_depth_test_drops_points_the_sensor_does_not_see_and_holes_fill():
     depth[:, : W // 2] = 1.0  # something the points do not include hides the left half
     depth[10:12, -20:-10] = 0.0  # no reading
     ok = render.depth_consistent(far, np.eye(4), depth, K, 0.05)
-    pc = render.to_camera(far, np.eye(4))
+    pc = to_camera(far, np.eye(4), np.float64)
     u = K[0, 0] * pc[:, 0] / pc[:, 2] + K[0, 2]
     v = K[1, 1] * pc[:, 1] / pc[:, 2] + K[1, 2]
     inside = (np.abs(u - K[0, 2]) < 60) & (np.abs(v - K[1, 2]) < 40)

@@ -8,7 +8,7 @@ from geopurify.pipeline.errors import InputError
 from affinity_purity import affinity_purity
 from geopurify.stages.teacher.geometric import geometric_features, raw_features, srgb_to_lab
 from geopurify.stages.teacher.network import NetworkConfig, build_network, embed_points, load_teacher
-from geopurify.stages.teacher.pretrain import save_checkpoint
+from geopurify.stages.teacher.pretrain_files import save_checkpoint
 
 from teacher_fixtures import box_room
 
@@ -59,6 +59,7 @@ def test_lab_of_known_colours():
     np.testing.assert_allclose(lab[2], [0.0, 0.0, 0.0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_geometric_features_are_deterministic_unit_and_follow_labels():
     xyz, rgb, normal, label = box_room(3, n=4000)
     a = geometric_features(xyz, rgb, normal)

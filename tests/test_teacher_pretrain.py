@@ -15,7 +15,9 @@ import torch
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.stages.teacher.augment import AugmentConfig, make_view
 from geopurify.stages.teacher.network import load_teacher
-from geopurify.stages.teacher.pretrain import info_nce, matched_pairs, output_paths, pretrain_teacher
+from geopurify.stages.teacher.pretrain import pretrain_teacher
+from geopurify.stages.teacher.pretrain_files import output_paths
+from geopurify.stages.teacher.pretrain_loss import matched_pairs
 
 from teacher_fixtures import box_room, tiny_recipe, write_scans
 
@@ -35,6 +37,7 @@ def _history(out: Path) -> list[float]:
     return json.loads(output_paths(out)["loss_json"].read_text())["loss"]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_same_loss_curve(tmp_path):
     scans = write_scans(tmp_path / "scans")
     epochs = 4
@@ -57,7 +60,7 @@ def test_sigkill_then_resume_gives_the_same_loss_curve(tmp_path):
             child.kill()
     assert child.returncode == -signal.SIGKILL
     assert not out.exists()  # killed before the end: no final checkpoint claims to exist
-    done_before = torch.load(state, weights_only=False)["epoch"]
+    done_before = torch.load(state, weights_only=True)["epoch"]
     assert 1 <= done_before < epochs
 
     resumed = pretrain_teacher([scans], out, recipe=tiny_recipe(epochs), seed=3, progress=False)
@@ -73,6 +76,7 @@ def test_sigkill_then_resume_gives_the_same_loss_curve(tmp_path):
     assert names == ["t.loss.json", "t.loss.png", "t.pt", "t.state.pt"]
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_redone_and_other_recipes_are_refused(tmp_path):
     scans = write_scans(tmp_path / "scans", count=2)
     out = pretrain_teacher([scans], tmp_path / "t.pt", recipe=tiny_recipe(1), seed=0, progress=False)
@@ -85,14 +89,33 @@ def test_a_finished_run_is_not_redone_and_other_recipes_are_refused(tmp_path):
     assert out.stat().st_mtime_ns != stamp
 
 
-def test_refuses_the_repository_and_the_evaluation_scene(tmp_path):
-    scans = write_scans(tmp_path / "scans", count=1)
+def test_refuses_the_repository_and_the_evaluation_scenes(tmp_path):
+    scans = write_scans(tmp_path / "scans", count=2)
     repo = Path(__file__).resolve().parents[1]
     with pytest.raises(ConfigError, match="inside the geopurify repository"):
         pretrain_teacher([scans], repo / "teacher.pt", recipe=tiny_recipe(1), progress=False)
-    (scans / "scan0.ply").rename(scans / "scene0000_00.ply")
-    with pytest.raises(InputError, match="no pretraining scans left"):
-        pretrain_teacher([scans], tmp_path / "t.pt", recipe=tiny_recipe(1), progress=False)
+    (scans / "scan1.ply").rename(scans / "room_eval.ply")
+    # the configured evaluation scenes (names or globs), not a fixed name, are refused by name
+    with pytest.raises(InputError, match=r"room_eval\.ply: scan room_eval is an evaluation scene") as err:
+        pretrain_teacher([scans], tmp_path / "t.pt", recipe=tiny_recipe(1), progress=False,
+                         evaluation_scenes=("other", "room_*"))
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "t.pt").exists() and not output_paths(tmp_path / "t.pt")["state"].exists()
+    # scene0000_00 is nothing special: without evaluation scenes nothing is refused
+    out = pretrain_teacher([scans], tmp_path / "t.pt", recipe=tiny_recipe(1), progress=False,
+                           evaluation_scenes=("scene0000_00",))
+    assert len(_history(out)) == 2
+
+
+def test_the_workflow_takes_the_evaluation_scenes_from_the_run_config(tmp_path):
+    from geopurify.workflows.config import load_run_config
+    from geopurify.workflows.pretrain_teacher import pretrain_cli
+
+    scans = write_scans(tmp_path / "scans", count=2)
+    (scans / "scan0.ply").rename(scans / "scene0707_00.ply")
+    cfg = load_run_config(None, ["dataset.scenes=['scene07*']"], search_cwd=False)
+    with pytest.raises(InputError, match="scan scene0707_00 is an evaluation scene"):
+        pretrain_cli(cfg, [str(scans)], tmp_path / "t.pt", epochs=1)
 
 
 def test_views_are_seeded_and_matched_pairs_are_the_same_points():
@@ -114,22 +137,13 @@ def test_views_are_seeded_and_matched_pairs_are_the_same_points():
     np.testing.assert_array_equal(b.index[rb], points)
 
 
-def test_info_nce_is_low_for_matching_embeddings_and_masks_excluded_negatives():
-    z = torch.nn.functional.normalize(torch.randn(64, 16, generator=torch.Generator().manual_seed(0)), dim=1)
-    matched = info_nce(z, z, 0.1)
-    shuffled = info_nce(z, z[torch.randperm(64, generator=torch.Generator().manual_seed(1))], 0.1)
-    assert matched < shuffled
-    # with every negative excluded only the positive is left: loss 0
-    everything = ~torch.eye(64, dtype=torch.bool)
-    assert float(info_nce(z, z, 0.1, exclude=everything)) == pytest.approx(0.0, abs=1e-6)
-
-
+@pytest.mark.slow
 def test_pretrains_from_a_store_and_picks_its_scenes(tmp_path):
     from geopurify.pipeline.errors import ConfigError
     from geopurify.pipeline.fingerprint import digest
     from geopurify.pipeline.store import Store
     from geopurify.stages.teacher.data import StoreScenes
-    from geopurify.stages.teacher.pretrain import geometry_sources
+    from geopurify.workflows.pretrain_teacher import geometry_sources
 
     store = Store(tmp_path / "s")
     for i, name in enumerate(["room_a", "room_b", "scene0000_00"]):
@@ -143,29 +157,23 @@ def test_pretrains_from_a_store_and_picks_its_scenes(tmp_path):
         geometry_sources([str(tmp_path / "s"), str(tmp_path)], None)
     every = geometry_sources([str(tmp_path / "s")], None)
     assert every.scenes == ["room_a", "room_b", "scene0000_00"]
-    out = pretrain_teacher(every, tmp_path / "t.pt", recipe=tiny_recipe(1), progress=False)
-    # the evaluation scene is left out by default: two steps in the one epoch
-    assert len(_history(out)) == 2
-    assert torch.load(out, weights_only=False)["made_by"]["scans"] == ["room_a", "room_b"]
+    with pytest.raises(InputError, match=r"s/scenes/scene0000_00: scan scene0000_00 is an evaluation"):
+        pretrain_teacher(every, tmp_path / "t.pt", recipe=tiny_recipe(1), progress=False,
+                         evaluation_scenes=("scene0000_00",))
+    out = pretrain_teacher(picked, tmp_path / "t.pt", recipe=tiny_recipe(1), progress=False,
+                           evaluation_scenes=("scene0000_00",))
+    assert len(_history(out)) == 2  # one step per scan in the one epoch
+    assert torch.load(out, weights_only=True)["made_by"]["scans"] == ["room_a", "room_b"]
 
 
-def test_sinkhorn_spreads_mass_evenly_and_the_optional_losses_train(tmp_path):
-    from dataclasses import replace
+def test_a_state_file_holding_pickled_objects_is_refused_in_one_line(tmp_path):
+    scans = write_scans(tmp_path / "scans", count=1)
+    out = tmp_path / "t.pt"
+    torch.save({"identity": "x", "epoch": 1, "trap": _Pickled()}, output_paths(out)["state"])
+    with pytest.raises(InputError, match=r"t\.state\.pt: pretraining state holds a pickled Python object") as err:
+        pretrain_teacher([scans], out, recipe=tiny_recipe(1), progress=False)
+    assert "\n" not in str(err.value)
 
-    from geopurify.stages.teacher.pretrain import sinkhorn
 
-    scores = torch.rand(256, 8, generator=torch.Generator().manual_seed(0)) * 0.5
-    scores[:, 0] += 0.5  # cosine-like scores: every point prefers prototype 0 ...
-    q = sinkhorn(scores, iterations=10)
-    torch.testing.assert_close(q.sum(dim=1), torch.ones(256), rtol=1e-3, atol=1e-3)
-    # ... yet each prototype ends up with about an eighth of the mass
-    torch.testing.assert_close(q.sum(dim=0) / 256, torch.full((8,), 1 / 8), rtol=0.05, atol=0.01)
-
-    scans = write_scans(tmp_path / "scans", count=2)
-    recipe = replace(tiny_recipe(2), point_weight=0.5, negative_exclusion=0.1, cluster_weight=0.5,
-                     reconstruct_weight=1.0)
-    out = pretrain_teacher([scans], tmp_path / "t.pt", recipe=recipe, progress=False)
-    loss = _history(out)
-    assert len(loss) == 4 and np.all(np.isfinite(loss))
-    state = torch.load(output_paths(out)["state"], weights_only=False)
-    assert set(state) >= {"model", "protos", "recon", "optim", "history"}
+class _Pickled:
+    """Any class: loading it would run code from the file."""

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from geopurify.stages.teacher.pretrain import segment_info_nce, segment_neighbours
+from geopurify.stages.teacher.pretrain_loss import segment_info_nce, segment_neighbours
 from geopurify.stages.teacher.segments import segment_scan
 
 from teacher_fixtures import box_room

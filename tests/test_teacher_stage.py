@@ -12,7 +12,7 @@ from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.stages.teacher.config import TeacherConfig
 from geopurify.stages.teacher.network import NetworkConfig, build_network
-from geopurify.stages.teacher.pretrain import save_checkpoint
+from geopurify.stages.teacher.pretrain_files import save_checkpoint
 from geopurify.stages.teacher.stage import TeacherStage
 from geopurify.workflows.config import RunConfig
 

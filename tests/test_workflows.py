@@ -42,6 +42,7 @@ def finished_run(tmp_path_factory):
     return tmp, cfg, result
 
 
+@pytest.mark.slow
 def test_all_runs_every_stage_and_status_is_done(finished_run):
     tmp, cfg, result = finished_run
     stages = {o.stage for o in result.outcomes if o.status == "done"}
@@ -55,6 +56,7 @@ def test_all_runs_every_stage_and_status_is_done(finished_run):
     assert table["wf_eval"]["purify"].state == "done"
 
 
+@pytest.mark.slow
 def test_second_run_does_no_work_and_a_fuse_change_reaches_only_its_dependants(finished_run):
     tmp, cfg, _ = finished_run
     again = run_all(cfg)
@@ -69,6 +71,7 @@ def test_second_run_does_no_work_and_a_fuse_change_reaches_only_its_dependants(f
     assert student_state(cfg.store, store_status(cfg.store, cfg), cfg).state == "done"
 
 
+@pytest.mark.slow
 def test_report_and_export(finished_run, tmp_path):
     _, cfg, result = finished_run
     report = write_report(result.stores, tmp_path / "rep", None, "scannet19")

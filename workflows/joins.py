@@ -28,9 +28,9 @@ def teacher_checkpoint(cfg: RunConfig) -> str:
         raise StoreError("teacher.kind = 'ssl' needs teacher.checkpoint (run pretrain-teacher first)")
     if checkpoint.exists():
         return "skipped"
-    from geopurify.stages.teacher.pretrain import pretrain_from_config
+    from .pretrain_teacher import pretrain_from_config
 
-    pretrain_from_config(cfg.teacher, checkpoint)
+    pretrain_from_config(cfg, checkpoint)
     return "done"
 
 

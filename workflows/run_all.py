@@ -21,7 +21,7 @@ from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import ConfigError, GeopurifyError
 from geopurify.pipeline.lock import store_lock
 from geopurify.pipeline.readers import list_scenes
-from geopurify.pipeline.schedule import compute_graph
+from geopurify.pipeline.schedule import compute_graph, store_for_scheduler
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
@@ -163,6 +163,7 @@ def run_all(cfg: RunConfig, force: bool = False, on_result=None, lock_wait: floa
     """The whole graph for every evaluation seed. The config is checked first (nothing is written
     when it is bad); the store lock is held throughout (``lock_wait`` None: the caller holds it)."""
     notes = validate(cfg, "all")
+    cfg = dataclasses.replace(cfg, store=store_for_scheduler(cfg.store, cfg.run.scheduler))
     eval_ids, train_ids = scene_lists(cfg)
     Store(cfg.store)
     if lock_wait is None:

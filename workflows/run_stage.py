@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from geopurify.pipeline import runlog
 from geopurify.pipeline.readers import list_scenes
-from geopurify.pipeline.schedule import run_stage_over_scenes
+from geopurify.pipeline.schedule import run_stage_over_scenes, store_for_scheduler
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext
 from geopurify.pipeline.store import Store
@@ -52,6 +53,7 @@ def resolve_scenes(cfg: RunConfig, command: str, patterns: list[str] | None) -> 
 def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, force: bool = False,
               console: Console | None = None, run_id: str | None = None) -> StageRun:
     validate(cfg, command)  # the stage's whole config, before any scene is touched
+    cfg = dataclasses.replace(cfg, store=store_for_scheduler(cfg.store, cfg.run.scheduler))
     scene_ids = resolve_scenes(cfg, command, scenes)
     stage = scene_stage(command, cfg)
     Store(cfg.store)  # create (or check the format of) the store once, before any worker

@@ -101,10 +101,10 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
 def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunConfig | None = None) -> Cell:
     """The store's student: stale when a training scene's fused or teacher group changed since it
     was trained (or is itself not done), or when the given config's distill settings differ."""
-    from geopurify.stages.distill.config import DistillConfig
+    from geopurify.stages.distill.config import MODEL_GROUP, DistillConfig
 
     store = Store(store_path, create=False)
-    attrs = store.attrs("models/student")
+    attrs = store.attrs(MODEL_GROUP)
     failed = runlog.last_outcomes(store_path).get(("*", "distill_student"))
     if failed is not None and failed.get("status") != "failed":
         failed = None

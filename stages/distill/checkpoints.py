@@ -3,8 +3,9 @@
 One folder per training fingerprint (config + training scenes), so a changed run never resumes from
 another's state. ``epoch_NNNN.pt`` holds everything the next epoch needs (weights, optimizer,
 scheduler, RNG state, loss history) and the run's record (network and training config, training
-scenes with the fingerprints of their points/fused/teacher groups); it is written to a temp name and renamed, so a kill mid-write
-leaves the previous checkpoint as the latest. Older checkpoints are removed once a newer one exists.
+scenes with the fingerprints of their points/fused/teacher groups); it is written to a temp name
+and renamed, so a kill mid-write leaves the previous checkpoint as the latest. Older checkpoints are
+removed once a newer one exists.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import torch
+from geopurify.stages.training.files import atomic_save, load_checkpoint
 
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
 
@@ -33,10 +34,7 @@ def latest(folder: Path) -> Path | None:
 def save(folder: Path, epoch: int, state: dict) -> Path:
     """Write the state after ``epoch`` completed epochs; drop the older checkpoints."""
     folder.mkdir(parents=True, exist_ok=True)
-    file = folder / f"epoch_{epoch:04d}.pt"
-    tmp = folder / (file.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(file)
+    file = atomic_save(state, folder / f"epoch_{epoch:04d}.pt")
     for p in folder.iterdir():
         m = _NAME.match(p.name)
         if m and int(m.group(1)) < epoch:
@@ -53,4 +51,5 @@ def clear(folder: Path) -> None:
 
 
 def load(file: Path) -> dict:
-    return torch.load(file, map_location="cpu", weights_only=False)
+    """A checkpoint's state (tensors and plain data only)."""
+    return load_checkpoint(file, "training checkpoint", "delete it or pass --restart")

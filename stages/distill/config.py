@@ -1,7 +1,8 @@
 """Settings of the distill stage (design.md section 5). Import-light: no torch here.
 
 Every field is read by ``stages/distill``; the bracketed numbers in design.md are these defaults.
-Fields marked ``NOT_FINGERPRINTED`` change speed or logging only, never the trained weights.
+Fields marked ``NOT_FINGERPRINTED`` change speed or logging only, never the trained weights; the
+device training runs on (CPU or CUDA) is fingerprinted with them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from geopurify.pipeline.config import NOT_FINGERPRINTED
+
+MODEL_GROUP = "models/student"
+"""Where the trained student lives in a run store."""
 
 # preset -> conv width; both presets share the shape (3x3x3 stem, residual blocks, 1x1x1 head)
 PRESET_WIDTHS = {"cpu": 64, "paper": 512}
@@ -24,8 +28,8 @@ class DistillConfig:
 
     # ---- network ------------------------------------------------------------------------
     preset: str = "cpu"
-    """Network size: ``cpu`` (default, width 64, ~1.8M parameters at D=512) or ``paper`` (width 512,
-    ~64M parameters)."""
+    """Network size: ``cpu`` (default, width 64: small enough to train on a laptop's CPU) or ``paper``
+    (width 512, the published network's size)."""
     width: int = 0
     """Conv channels; 0 takes the preset's width."""
     blocks: int = 4
@@ -58,7 +62,7 @@ class DistillConfig:
     epochs: int = 30
     """Passes over the training scenes; one scene per step."""
     lr: float = 1e-3
-    """Peak learning rate of AdamW (the paper used ~1e-4 for its 64M-parameter net)."""
+    """Peak learning rate of AdamW (the paper's, for its much wider net, was lower)."""
     weight_decay: float = 1e-5
     """AdamW weight decay."""
     warmup_fraction: float = 0.05
@@ -83,9 +87,9 @@ class DistillConfig:
     """Anchors per block of teacher similarities (a block is chunk x N floats)."""
     device: str = field(default="auto", metadata=NOT_FINGERPRINTED)
     """``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``."""
-    threads: int = field(default=0, metadata=NOT_FINGERPRINTED)
-    """torch CPU threads; 0 keeps torch's default. On a machine shared with other jobs 1 can be
-    2-3x faster than 2 (measured: 6.2 against 13-22 s a step under a load of 10)."""
+    threads: int = 2
+    """Torch CPU threads of training. Fingerprinted: CPU float sums depend on how many threads split
+    them, so the count changes the weights' last bits (fewer can be faster on a busy machine)."""
 
 
 def check(cfg: DistillConfig) -> None:
@@ -103,7 +107,7 @@ def check(cfg: DistillConfig) -> None:
     positive = {"width": cfg.width + 1, "blocks": cfg.blocks + 1, "out_dim": cfg.out_dim,
                 "voxel_size": cfg.voxel_size, "anchors": cfg.anchors, "anchor_fraction": cfg.anchor_fraction,
                 "temperature": cfg.temperature, "epochs": cfg.epochs, "lr": cfg.lr,
-                "mining_chunk": cfg.mining_chunk, "neighbours": cfg.neighbours}
+                "mining_chunk": cfg.mining_chunk, "neighbours": cfg.neighbours, "threads": cfg.threads}
     for key, value in positive.items():
         if not value > 0:
             raise ConfigError(f"distill.{key} = {getattr(cfg, key)!r}: must be positive")

@@ -1,4 +1,5 @@
-"""Student embeddings for purify: deterministic, no augmentation, the same input path as training.
+"""Student embeddings for purify: deterministic (no augmentation, a fixed torch thread count), the
+same input path as training.
 
     model, attrs = read_student(store_path)            # or load_student_file("student.pt")
     coords, point_to_voxel, z = student_embeddings(model, xyz, rgb, normal, fused_feat)
@@ -11,6 +12,7 @@ import torch
 
 from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.store import Store
+from geopurify.stages.training.threads import INFERENCE_THREADS, torch_threads
 
 from .inputs import voxel_inputs
 from .network import StudentNet
@@ -40,7 +42,8 @@ def student_embeddings(model: StudentNet, xyz: np.ndarray, rgb: np.ndarray, norm
     vin = voxel_inputs(np.asarray(xyz, np.float32), np.asarray(rgb), np.asarray(normal, np.float32),
                        fused_feat, voxel_size)
     device = next(model.parameters()).device
-    z = model(vin.coords, torch.from_numpy(vin.features).to(device)).float().cpu().numpy()
+    with torch_threads(INFERENCE_THREADS):
+        z = model(vin.coords, torch.from_numpy(vin.features).to(device)).float().cpu().numpy()
     model.train(was_training)
     return vin.coords, vin.point_to_voxel, z
 

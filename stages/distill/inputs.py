@@ -7,12 +7,12 @@ Training calls ``augment`` on the points first and then the same ``voxel_inputs`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from geopurify.pipeline.geometry import voxel_mean, voxelize
+from geopurify.stages.training.augment import random_similarity
 
 EXTRA_CHANNELS = 6
 """rgb (3) and normal (3) after the fused feature."""
@@ -50,21 +50,6 @@ def voxel_inputs(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray, fused: np
     coords, point_to_voxel = voxelize(xyz, voxel_size)
     rows = point_inputs(rgb, normal, fused)
     return VoxelInputs(coords, point_to_voxel, voxel_mean(rows, point_to_voxel, len(coords)))
-
-
-def random_similarity(rng: np.random.Generator, scale_min: float, scale_max: float,
-                      tilt_degrees: float) -> tuple[np.ndarray, float]:
-    """A random rotation (uniform about z, then a tilt of at most ``tilt_degrees`` about x and y)
-    and a uniform scale in [scale_min, scale_max]."""
-    yaw = rng.uniform(0.0, 2.0 * math.pi)
-    tx, ty = np.radians(rng.uniform(-tilt_degrees, tilt_degrees, size=2))
-    cz, sz = math.cos(yaw), math.sin(yaw)
-    cx, sx = math.cos(tx), math.sin(tx)
-    cy, sy = math.cos(ty), math.sin(ty)
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    return ry @ rx @ rz, float(rng.uniform(scale_min, scale_max))
 
 
 def augment(xyz: np.ndarray, normal: np.ndarray, rng: np.random.Generator, scale_min: float = 0.9,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geopurify.pipeline.errors import StoreError
+from geopurify.pipeline.rows import unit_rows
 from geopurify.pipeline.selection import select_scenes as match_scenes
 from geopurify.pipeline.store import Store
 
@@ -37,7 +38,7 @@ class SceneSummary:
 
 def lift_only_shares(fused: np.ndarray, text: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """Share of points whose fused feature is most cosine-similar to each text embedding."""
-    text = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-12)
+    text = unit_rows(text)
     counts = np.zeros(len(text), np.int64)
     n = fused.shape[0]
     for start in range(0, n, chunk):
@@ -67,19 +68,6 @@ def geometry_summary(xyz: np.ndarray, normal: np.ndarray) -> dict[str, float]:
         "vertical": float((nz < 0.3).mean()),
         "furniture_tops": float((horizontal & (above > 0.3) & (above < 1.2)).mean()),
     }
-
-
-def _vocab_of(store: Store, scene: str) -> str:
-    attrs = store.attrs(Store.scene_group_path(scene, "fused"))
-    vocab = (attrs.get("config") or {}).get("fuse", {}).get("vocab")
-    if vocab:
-        return vocab
-    text = store.group("text")
-    names = sorted(text.group_keys()) if text is not None else []
-    if len(names) != 1:
-        raise StoreError(f"{store.path}/text: cannot tell which vocabulary the fused features use "
-                         f"(found {names or 'none'}); pass vocab=")
-    return names[0]
 
 
 def summarise(store: Store, scene: str, text: np.ndarray) -> SceneSummary:
@@ -137,13 +125,13 @@ def select_scenes(store_path: str, scene_ids: list[str], k: int, *, vocab: str |
                   geometry_weight: float = 1.0, show: bool = False) -> list[tuple[str, str]]:
     """Choose ``k`` of ``scene_ids`` (names, globs or @file) for training, without labels.
     Returns (scene, reason) in the order chosen; ``show`` prints them as a table."""
-    from geopurify.stages.fuse.text import read_text
+    from geopurify.stages.fuse.text import fused_vocab, read_text
 
     store = Store(store_path, create=False)
     scenes = match_scenes(list(scene_ids), store.scene_ids(), where=f"{store_path}/scenes")
     if not 1 <= k <= len(scenes):
         raise StoreError(f"select: k = {k} but {len(scenes)} candidate scene(s)")
-    text, _ = read_text(store, vocab or _vocab_of(store, scenes[0]))
+    text, _ = read_text(store, vocab or fused_vocab(store, scenes[0]))
     summaries = [summarise(store, s, text.embeddings) for s in scenes]
     desc = descriptors(summaries, geometry_weight)
     shares = np.stack([s.prediction_share for s in summaries])

@@ -6,14 +6,14 @@ train (AdamW, linear warm-up then cosine decay, seeded), checkpoint every epoch,
 write ``models/student`` and optionally ``--out student.pt``, and draw the loss curve.
 
 Determinism: the initial weights come from ``seed``; each epoch's scene order from (seed, epoch);
-each step's augmentation and anchors from (seed, epoch, step). Nothing depends on how many epochs ran
-in this process, so a resumed run reproduces an uninterrupted one exactly (same machine, same threads).
+each step's augmentation and anchors from (seed, epoch, step); the torch thread count from
+``distill.threads``. Nothing depends on how many epochs ran in this process or on the Dask worker's
+own thread count, so a resumed run reproduces an uninterrupted one exactly on the same machine. The
+device and the thread count are in the fingerprint: a student made otherwise is another student.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import resource
 import time
 from pathlib import Path
@@ -27,26 +27,22 @@ from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.fingerprint import stage_fingerprint
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.store import Store
+from geopurify.stages.training.curve import plot_loss_curve
+from geopurify.stages.training.progress import training_bar
+from geopurify.stages.training.schedule import warmup_cosine
+from geopurify.stages.training.threads import torch_threads
 
 from . import checkpoints
-from .config import DistillConfig, check
+from .config import MODEL_GROUP, DistillConfig, check
 from .inputs import augment, voxel_inputs
 from .loss import distill_loss
 from .mining import anchor_count, mine, sample_anchors
 from .network import build_student, network_config, parameter_count, pick_device
 from .scenes import TrainingScene, check_training_scene, fused_dim, load_training_scene
-from .weights import MODEL_GROUP, export_student, read_student, write_student
+from .weights import export_student, read_student, write_student
 
 STAGE = "distill"
 VERSION = 1
-
-
-def lr_factor(step: int, total: int, warmup: int, min_fraction: float) -> float:
-    """Linear warm-up to 1 over ``warmup`` steps, then cosine decay to ``min_fraction``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_fraction + (1.0 - min_fraction) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def train_step(model: torch.nn.Module, scene: TrainingScene, cfg: DistillConfig,
@@ -73,18 +69,13 @@ def train_step(model: torch.nn.Module, scene: TrainingScene, cfg: DistillConfig,
                   "positive_similarity": mined.positive_similarity.mean().item()}
 
 
-@contextlib.contextmanager
-def _deterministic(threads: int):
-    was = torch.are_deterministic_algorithms_enabled()
-    old_threads = torch.get_num_threads()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was)
-        torch.set_num_threads(old_threads)
+def training_fingerprint(cfg: DistillConfig, net_cfg: dict, inputs: Mapping[str, Mapping[str, str]],
+                         device_type: str) -> str:
+    """What the weights depend on: the fingerprinted config (torch threads among it), the network,
+    the device kind (``cpu`` / ``cuda``: their float sums differ) and each training scene's groups."""
+    return stage_fingerprint(STAGE, VERSION, {"distill": fingerprinted_dict(cfg), "network": net_cfg,
+                                              "device": device_type},
+                             {f"{s}/{g}": f for s, groups in inputs.items() for g, f in groups.items()})
 
 
 def _record(cfg: DistillConfig, net_cfg: dict, scenes: list[str], inputs: dict, fingerprint: str) -> dict:
@@ -94,38 +85,8 @@ def _record(cfg: DistillConfig, net_cfg: dict, scenes: list[str], inputs: dict, 
 
 def plot_loss(history: list[dict], file: Path) -> Path:
     """Loss per step (thin) and per epoch (mean, thick) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = np.arange(1, len(history) + 1)
-    loss = np.array([h["loss"] for h in history])
-    epochs = np.array([h["epoch"] for h in history])
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    ax.plot(steps, loss, lw=0.6, alpha=0.5, label="step")
-    ends = [int(np.flatnonzero(epochs == e).max()) + 1 for e in np.unique(epochs)]
-    ax.plot(ends, [loss[epochs == e].mean() for e in np.unique(epochs)], lw=2, marker="o", ms=3,
-            label="epoch mean")
-    ax.set_xlabel("step")
-    ax.set_ylabel("InfoNCE loss")
-    ax.set_title("student distillation")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(file)
-    plt.close(fig)
-    return file
-
-
-def _progress(enabled: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
-
-    return Progress(TextColumn("[bold]distill[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    disable=not enabled)
+    return plot_loss_curve([h["loss"] for h in history], [h["epoch"] for h in history], file,
+                           "student distillation")
 
 
 def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: Path | None = None,
@@ -149,8 +110,8 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
     if len(set(dims.values())) != 1:
         raise InputError(f"{store_path}/scenes", f"training scenes disagree on the fused feature width: {dims}")
     net_cfg = network_config(cfg, dims[scenes[0]])
-    fp = stage_fingerprint(STAGE, VERSION, {"distill": fingerprinted_dict(cfg), "network": net_cfg},
-                           {f"{s}/{g}": f for s, groups in inputs.items() for g, f in groups.items()})
+    device = pick_device(cfg.device)
+    fp = training_fingerprint(cfg, net_cfg, inputs, device.type)
     record = _record(cfg, net_cfg, scenes, inputs, fp)
     ck_dir = checkpoints.checkpoint_dir(store_path, fp)
     summary = {"fingerprint": fp, "scenes": scenes, "model_group": MODEL_GROUP,
@@ -163,17 +124,16 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
         attrs = store.attrs(MODEL_GROUP)
         return {**summary, "status": "skipped", **attrs.get("training", {})}
 
-    device = pick_device(cfg.device)
     data = [load_training_scene(store, s) for s in scenes]
     total = cfg.epochs * len(scenes)
     warmup = int(round(cfg.warmup_fraction * total))
 
-    with _deterministic(cfg.threads), torch.random.fork_rng(devices=[]):
+    with torch_threads(cfg.threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = build_student(net_cfg, device)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_factor(s, total, warmup, cfg.min_lr_fraction))
+            opt, lambda s: warmup_cosine(s, total, warmup, cfg.min_lr_fraction))
         history: list[dict] = []
         start_epoch = 0
         if not resume:
@@ -189,8 +149,7 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
         summary["resumed_from_epoch"] = start_epoch
 
         model.train()
-        with _progress(progress) as bar:
-            task = bar.add_task("", total=total, completed=start_epoch * len(scenes), loss="-")
+        with training_bar("distill", total, start_epoch * len(scenes), progress) as bar:
             for epoch in range(start_epoch, cfg.epochs):
                 order = np.random.default_rng([cfg.seed, epoch]).permutation(len(scenes))
                 for i, k in enumerate(order):
@@ -205,8 +164,7 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
                     history.append({"epoch": epoch, "step": len(history), "scene": scenes[k],
                                     "loss": float(loss.item()), "lr": lr,
                                     "seconds": round(time.perf_counter() - t0, 3), **info})
-                    bar.update(task, advance=1, loss=f"{loss.item():.3f}",
-                               description=f"epoch {epoch + 1}/{cfg.epochs} {scenes[k]}")
+                    bar.step(f"epoch {epoch + 1}/{cfg.epochs} {scenes[k]}", float(loss.item()))
                 checkpoints.save(ck_dir, epoch + 1, {
                     "fingerprint": fp, "record": record, "epoch": epoch + 1, "model": model.state_dict(),
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),

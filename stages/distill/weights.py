@@ -17,10 +17,10 @@ import torch
 
 from geopurify.pipeline.errors import InputError, StoreError
 from geopurify.pipeline.store import Store
+from geopurify.stages.training.files import atomic_save, load_checkpoint
 
+from .config import MODEL_GROUP
 from .network import StudentNet, build_student
-
-MODEL_GROUP = "models/student"
 
 
 def state_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
@@ -62,23 +62,16 @@ def export_student(file: str | Path, model: torch.nn.Module, record: dict) -> Pa
     """``torch.save`` the weights with their record (written to a temp name, then renamed)."""
     file = Path(file)
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + ".tmp")
-    torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, **record}, tmp)
-    tmp.replace(file)
-    return file
+    return atomic_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, **record}, file)
 
 
 def load_student_file(file: str | Path, device: str | torch.device = "cpu") -> tuple[StudentNet, dict]:
-    """The student from an exported ``.pt`` file, and its record (network, config, inputs, ...)."""
-    file = Path(file)
-    if not file.is_file():
-        raise InputError(file, "student weights file not found")
-    try:
-        blob = torch.load(file, map_location="cpu", weights_only=True)
-        net_cfg = blob["network"]
-        state = blob["state_dict"]
-    except Exception as exc:  # not a torch file, or not one we wrote
-        raise InputError(file, f"not a student weights file written by distill ({exc})") from None
+    """The student from an exported ``.pt`` file, and its record (network, config, inputs, ...); read
+    as tensors and plain data only, so a file holding pickled objects is refused."""
+    blob = load_checkpoint(file, "student weights file")
+    if not isinstance(blob.get("network"), dict) or not isinstance(blob.get("state_dict"), dict):
+        raise InputError(file, "not a student weights file written by distill (no network or state_dict)")
+    net_cfg, state = blob["network"], blob["state_dict"]
     model = build_student(net_cfg, "cpu")
     _load_state(model, {k: v.numpy() for k, v in state.items()})
     model.net_cfg = dict(net_cfg)

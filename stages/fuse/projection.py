@@ -1,9 +1,13 @@
 """Which points a frame sees, and where they fall on its feature map (design.md 3.1-3.2).
 
-Conventions: pinhole intrinsics K (3x3), pixel (u, v) = (fx x/z + cx, fy y/z + cy) with pixel
-centres at integer coordinates (OpenCV, ScanNet). The depth test looks up the depth pixel nearest
-to the projection. A feature map of (h, w) cells covers the whole colour image; its cell centres sit
-at ``(u + 0.5) * w / W - 0.5`` (and likewise for v), the half-pixel-exact scaling of a resize.
+The one camera transform and depth test of the package: the fuse stage uses them in float32, the
+simulator's renderer (``render.py``) in float64.
+
+Conventions: poses are camera-to-world 4x4, the camera looks along +z, x right, y down; pinhole
+intrinsics K (3x3), pixel (u, v) = (fx x/z + cx, fy y/z + cy) with pixel centres at integer
+coordinates (OpenCV, ScanNet). The depth test looks up the depth pixel nearest to the projection.
+A feature map of (h, w) cells covers the whole colour image; its cell centres sit at
+``(u + 0.5) * w / W - 0.5`` (and likewise for v), the half-pixel-exact scaling of a resize.
 """
 
 from __future__ import annotations
@@ -11,24 +15,25 @@ from __future__ import annotations
 import numpy as np
 
 
-def to_camera(xyz: np.ndarray, pose_c2w: np.ndarray) -> np.ndarray:
-    """World points (N,3) -> camera coordinates ``inv(T_c2w) p`` (N,3) float32."""
-    w2c = np.linalg.inv(np.asarray(pose_c2w, dtype=np.float64)).astype(np.float32)
-    xyz = np.asarray(xyz, dtype=np.float32)
+def to_camera(xyz: np.ndarray, pose_c2w: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """World points (N,3) -> camera coordinates ``inv(T_c2w) p`` (N,3) in ``dtype``."""
+    w2c = np.linalg.inv(np.asarray(pose_c2w, dtype=np.float64)).astype(dtype)
+    xyz = np.asarray(xyz, dtype=dtype)
     x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     out = np.empty_like(xyz)
     # elementwise rather than an (N,3)x(3,3) matmul: BLAS threading makes that tall, thin product
-    # ~30x slower on a busy machine
+    # much slower on a busy machine
     for i in range(3):
         out[:, i] = x * w2c[i, 0] + y * w2c[i, 1] + z * w2c[i, 2] + w2c[i, 3]
     return out
 
 
 def project(cam: np.ndarray, intrinsic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates (u, v) float32 of camera points with z > 0."""
+    """Pixel coordinates (u, v) of camera points with z > 0, in the points' float dtype."""
+    k = np.asarray(intrinsic, dtype=cam.dtype)
     z = cam[:, 2]
-    u = cam[:, 0] * np.float32(intrinsic[0, 0]) / z + np.float32(intrinsic[0, 2])
-    v = cam[:, 1] * np.float32(intrinsic[1, 1]) / z + np.float32(intrinsic[1, 2])
+    u = cam[:, 0] * k[0, 0] / z + k[0, 2]
+    v = cam[:, 1] * k[1, 1] / z + k[1, 2]
     return u, v
 
 
@@ -44,15 +49,15 @@ def _inside(u: np.ndarray, v: np.ndarray, size: tuple[int, int], border: int):
 def visible_points(cam: np.ndarray, depth_intrinsic: np.ndarray, depth: np.ndarray, border: int,
                    tolerance: float) -> np.ndarray:
     """Indices (int64, ascending) of the camera points the depth image confirms: z > 0, inside the
-    depth image minus ``border``, sensor depth d > 0 and |z - d| <= tolerance * d. ``depth`` is
-    (H, W) float32 metres, 0 = no reading."""
+    depth image minus ``border``, sensor depth d > 0 and |z - d| <= tolerance * d, in the points'
+    float dtype. ``depth`` is (H, W) metres, 0 = no reading."""
     front = np.flatnonzero(cam[:, 2] > 0)
     u, v = project(cam[front], depth_intrinsic)
     ui, vi, ok = _inside(u, v, depth.shape[:2], border)
     front, ui, vi = front[ok], ui[ok], vi[ok]
     d = depth[vi, ui]
     z = cam[front, 2]
-    ok = (d > 0) & (np.abs(z - d) <= np.float32(tolerance) * d)
+    ok = (d > 0) & (np.abs(z - d) <= np.asarray(tolerance, dtype=cam.dtype) * d)
     return front[ok]
 
 
@@ -97,7 +102,7 @@ def bilinear_corners(row: np.ndarray, col: np.ndarray, map_size: tuple[int, int]
 
 def bilinear_matrix(row: np.ndarray, col: np.ndarray, map_size: tuple[int, int]):
     """Sparse (P, h*w) matrix whose product with a flattened (h*w, D) map samples it bilinearly:
-    about 7x faster than gathering the four corner rows with numpy indexing."""
+    faster than gathering the four corner rows with numpy indexing."""
     import scipy.sparse as sp
 
     cells, weights = bilinear_corners(row, col, map_size)

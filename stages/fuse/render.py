@@ -1,7 +1,7 @@
 """Point splatting with a z-buffer, and virtual RGB-D views for scans that have no frames.
 
-Conventions (those of ScanNet and OpenCV): poses are camera-to-world 4x4; the camera looks along +z,
-x right, y down; pixel (u, v) = (fx x/z + cx, fy y/z + cy), integer coordinates at pixel centres.
+The camera transform, projection and depth test are ``projection.py``'s (conventions there), here in
+float64.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.scene import Frame, Scene
+
+from .projection import project, to_camera, visible_points
 
 
 def stable_key(text: str) -> int:
@@ -33,12 +35,6 @@ def scale_intrinsic(K: np.ndarray, from_size: tuple[int, int], to_size: tuple[in
     return out
 
 
-def to_camera(xyz: np.ndarray, pose_c2w: np.ndarray) -> np.ndarray:
-    """World points (N,3) -> camera coordinates (N,3) float64."""
-    R, t = pose_c2w[:3, :3], pose_c2w[:3, 3]
-    return (np.asarray(xyz, dtype=np.float64) - t) @ R
-
-
 @dataclass
 class Splat:
     """What a z-buffered rendering of points sees at each pixel."""
@@ -54,12 +50,10 @@ def splat(xyz: np.ndarray, pose_c2w: np.ndarray, K: np.ndarray, size: tuple[int,
     """Render points as discs of world radius ``radius`` (at most ``max_pixels`` px) with a z-buffer:
     each pixel keeps the nearest point whose disc covers it."""
     width, height = size
-    pc = to_camera(xyz, pose_c2w)
-    z = pc[:, 2]
-    front = np.flatnonzero(z > near)
-    z = z[front]
-    u = np.rint(K[0, 0] * pc[front, 0] / z + K[0, 2]).astype(np.int64)
-    v = np.rint(K[1, 1] * pc[front, 1] / z + K[1, 2]).astype(np.int64)
+    pc = to_camera(xyz, pose_c2w, np.float64)
+    front = np.flatnonzero(pc[:, 2] > near)
+    z = pc[front, 2]
+    u, v = (np.rint(c).astype(np.int64) for c in project(pc[front], K))
     r = np.minimum(np.floor(radius * K[0, 0] / z + 0.5), max_pixels).astype(np.int64)
     near_image = (u >= -r) & (u < width + r) & (v >= -r) & (v < height + r)
     front, z, u, v, r = front[near_image], z[near_image], u[near_image], v[near_image], r[near_image]
@@ -110,26 +104,18 @@ def point_spacing(xyz: np.ndarray) -> float:
 
 def auto_splat_radius(xyz: np.ndarray) -> float:
     """Disc radius that closes the gaps between a scan's points when nothing else hides what lies
-    behind them: twice the median nearest-neighbour distance (a randomly sampled surface is ~95%
-    covered at that radius), at least 1 cm."""
+    behind them: twice the median nearest-neighbour distance (discs that wide leave few gaps on a
+    randomly sampled surface), at least 1 cm."""
     return max(0.01, 2.0 * point_spacing(xyz))
 
 
 def depth_consistent(xyz: np.ndarray, pose_c2w: np.ndarray, depth: np.ndarray, depth_K: np.ndarray,
                      tolerance: float) -> np.ndarray:
-    """(N,) bool: the point lies on the surface the depth image (metres, 0 = none) sees:
-    in front, inside the image, d > 0 and |z - d| <= tolerance * d (the fuse stage's test)."""
-    pc = to_camera(xyz, pose_c2w)
-    z = pc[:, 2]
-    ok = z > 1e-6
-    zs = np.where(ok, z, 1.0)
-    u = np.rint(depth_K[0, 0] * pc[:, 0] / zs + depth_K[0, 2]).astype(np.int64)
-    v = np.rint(depth_K[1, 1] * pc[:, 1] / zs + depth_K[1, 2]).astype(np.int64)
-    h, w = depth.shape[:2]
-    ok &= (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    d = np.zeros(len(z), dtype=np.float64)
-    d[ok] = depth[v[ok], u[ok]]
-    return ok & (d > 0) & (np.abs(z - d) <= tolerance * d)
+    """(N,) bool: the point lies on the surface the depth image (metres, 0 = none) sees, by the fuse
+    stage's own test (``projection.visible_points``, no border), in float64."""
+    ok = np.zeros(len(xyz), dtype=bool)
+    ok[visible_points(to_camera(xyz, pose_c2w, np.float64), depth_K, depth, 0, tolerance)] = True
+    return ok
 
 
 def fill_holes(image: np.ndarray, empty) -> np.ndarray:

@@ -112,3 +112,20 @@ def require_current_text(store, cfg: FuseConfig) -> tuple[TextEmbeddings, str]:
         raise StoreError(f"{store.path}/{text_group_path(cfg.vocab)}: made by another text encoder "
                          f"({text.encoder.get('kind')}); run the fuse stage to rewrite it")
     return text, fp
+
+
+def fused_vocab(store, scene_id: str, default: str | None = None) -> str:
+    """The vocabulary a scene's fused features were made with: the one its fuse stage recorded, else
+    ``default``, else the store's only text group (a StoreError when it holds several or none)."""
+    attrs = store.attrs(f"scenes/{scene_id}/fused")
+    vocab = (attrs.get("config") or {}).get("fuse", {}).get("vocab")
+    if vocab:
+        return vocab
+    if default is not None:
+        return default
+    text = store.group("text")
+    names = sorted(text.group_keys()) if text is not None else []
+    if len(names) != 1:
+        raise StoreError(f"{store.path}/text: cannot tell which vocabulary the fused features of "
+                         f"{scene_id} use (found {names or 'none'}); pass vocab=")
+    return names[0]

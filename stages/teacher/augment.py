@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from geopurify.stages.training.augment import random_rotation
+
 
 @dataclass
 class View:
@@ -22,10 +24,6 @@ class View:
     """(M, 3) float32 normals, rotated with the points (zero where masked)."""
     index: np.ndarray
     """(M,) int64 index of each point in the original scan."""
-    masked: np.ndarray | None = None
-    """(M,) bool: colour and normal hidden by ``mask_cells`` (None before masking)."""
-    target: np.ndarray | None = None
-    """(M, 6) float32 colour and normal before masking (what a reconstruction head should give)."""
 
 
 @dataclass
@@ -93,9 +91,8 @@ def colour_jitter(view: View, cfg: AugmentConfig, rng: np.random.Generator) -> V
 
 def mask_cells(view: View, cell: float, ratio: float, rng: np.random.Generator) -> View:
     """Zero colour and normal in a random share of grid cells (masked-scene-contrast style)."""
-    target = np.concatenate([view.rgb, view.normal], axis=1)
     if ratio <= 0 or len(view.index) == 0:
-        return replace(view, masked=np.zeros(len(view.index), bool), target=target)
+        return view
     cells = np.floor(view.xyz / cell).astype(np.int64)
     _, inverse = np.unique(cells, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -104,16 +101,12 @@ def mask_cells(view: View, cell: float, ratio: float, rng: np.random.Generator) 
     rgb, normal = view.rgb.copy(), view.normal.copy()
     rgb[hit] = 0.0
     normal[hit] = 0.0
-    return replace(view, rgb=rgb, normal=normal, masked=hit, target=target)
+    return replace(view, rgb=rgb, normal=normal)
 
 
 def rotate_scale_flip(view: View, cfg: AugmentConfig, rng: np.random.Generator) -> View:
-    a = rng.uniform(0, 2 * np.pi)
-    tx, ty = np.deg2rad(rng.uniform(-cfg.max_tilt_deg, cfg.max_tilt_deg, size=2))
-    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    rx = np.array([[1, 0, 0], [0, np.cos(tx), -np.sin(tx)], [0, np.sin(tx), np.cos(tx)]])
-    ry = np.array([[np.cos(ty), 0, np.sin(ty)], [0, 1, 0], [-np.sin(ty), 0, np.cos(ty)]])
-    r = rz @ ry @ rx
+    """A random turn and tilt (the one distill uses too), a mirror half the time, a uniform scale."""
+    r = random_rotation(rng, cfg.max_tilt_deg)
     if rng.random() < 0.5:
         r = r @ np.diag([-1.0, 1.0, 1.0])  # a mirror: normals follow the same linear map
     s = rng.uniform(*cfg.scale)
@@ -130,5 +123,4 @@ def position_jitter(view: View, sigma: float, rng: np.random.Generator) -> View:
 
 
 def _select(view: View, keep: np.ndarray) -> View:
-    # used before masking only, so masked/target are not carried
     return View(view.xyz[keep], view.rgb[keep], view.normal[keep], view.index[keep])

@@ -28,10 +28,9 @@ class TeacherConfig:
     """``ssl`` features: weight of a position block (xyz) beside the network's embedding block, combined
     as the geometric blocks are (``blocks.combine``). The network sees no horizontal position (see
     network.py), so nearness enters here, as it does in the ``geometric`` and raw descriptors.
-    0: the embedding alone. 1.5 is the geometric teacher's own position weight, so the two teachers
-    are compared and distilled alike. Purity rises with the weight (6 was best on training scans),
-    but the student distils worse from position-heavy features: realistic preset, seeds 0-2, student
-    mIoU 57.0 / 56.6 / 54.8 at weights 0 / 1.5 / 6."""
+    0: the embedding alone. The default is the geometric teacher's own position weight, so the two
+    teachers are compared and distilled alike; heavier blocks raise affinity purity but the student
+    distils worse from them (figures: the README's measured section)."""
     device: str = field(default="cpu", metadata=NOT_FINGERPRINTED)
     """Torch device of ``ssl`` and ``ptv3`` inference (``cpu`` or ``cuda``); results agree to float
     precision."""
@@ -41,7 +40,7 @@ class TeacherConfig:
     pretrain_scenes: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
     """Scenes to take from a store in ``pretrain_geometry`` (names, globs; empty: all of them)."""
     pretrain_preset: str = field(default="cpu", metadata=NOT_FINGERPRINTED)
-    """``cpu`` (default, < 45 min on 2 cores) or ``large`` (real hardware)."""
+    """``cpu`` (default, sized for a 2-core CPU) or ``large`` (real hardware)."""
     pretrain_epochs: int = field(default=0, metadata=NOT_FINGERPRINTED)
     """Override of the preset's epochs (0: the preset's)."""
     pretrain_seed: int = field(default=0, metadata=NOT_FINGERPRINTED)

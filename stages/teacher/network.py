@@ -22,8 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.geometry import voxel_mean, voxelize
 from geopurify.stages import sparse
+from geopurify.stages.training.files import load_checkpoint
+from geopurify.stages.training.threads import INFERENCE_THREADS, torch_threads
 
 IN_CHANNELS = 7
 
@@ -125,28 +128,21 @@ def recalibrate_batch_norm(model: TeacherUNet, scenes: list[tuple[np.ndarray, np
 
 @torch.no_grad()
 def embed_points(model: TeacherUNet, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """Per-point teacher features (N, out_channels) float32, deterministic (eval mode)."""
+    """Per-point teacher features (N, out_channels) float32, deterministic (eval mode, a fixed torch
+    thread count)."""
     model.eval()
     coords, feats, p2v = voxel_inputs(xyz, rgb, normal, model.cfg.voxel_size)
     device = next(model.parameters()).device
-    out = model(sparse.sparse_tensor(coords, torch.from_numpy(feats).to(device)))
+    with torch_threads(INFERENCE_THREADS):
+        out = model(sparse.sparse_tensor(coords, torch.from_numpy(feats).to(device)))
     return out.cpu().numpy()[p2v]
 
 
 def load_teacher(path, device: str | torch.device = "cpu") -> TeacherUNet:
-    """The network of a teacher checkpoint written by ``pretrain.save_checkpoint``."""
-    from pathlib import Path
-
-    from geopurify.pipeline.errors import InputError
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "teacher checkpoint not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # not a torch file, or a damaged one
-        raise InputError(path, f"not a readable teacher checkpoint ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != "geopurify-teacher":
+    """The network of a teacher checkpoint written by ``pretrain_files.save_checkpoint`` (read as
+    tensors and plain data only: a file holding pickled objects is refused)."""
+    payload = load_checkpoint(path, "teacher checkpoint")
+    if payload.get("format") != "geopurify-teacher":
         raise InputError(path, "not a geopurify teacher checkpoint (write one with pretrain-teacher)")
     model = build_network(NetworkConfig(**payload["network"]), device)
     model.load_state_dict(payload["state_dict"])

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, InputError
-from geopurify.pipeline.fingerprint import file_content_hash
+from geopurify.pipeline.fingerprint import cached_content_hash
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
 
@@ -23,20 +23,15 @@ KINDS = ("ssl", "geometric", "ptv3")
 
 _lock = threading.Lock()
 _models: dict[tuple, object] = {}
-_hashes: dict[tuple, str] = {}
 
 
 def checkpoint_hash(path: str) -> str:
-    """Content hash of a teacher checkpoint, cached per (path, size, mtime) within a process."""
+    """Content hash of a teacher checkpoint (cached while the file is unchanged)."""
     if not path:
         raise ConfigError("teacher.kind = 'ssl' needs teacher.checkpoint (make one with pretrain-teacher)")
     if not os.path.isfile(path):
         raise InputError(path, "teacher checkpoint not found (make one with pretrain-teacher)")
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-    if key not in _hashes:
-        _hashes[key] = file_content_hash(path)
-    return _hashes[key]
+    return cached_content_hash(path)
 
 
 def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray,
