@@ -223,12 +223,17 @@ def score(
     """One confusion matrix over the scenes: IoU and accuracy per class, mIoU, mAcc, overall accuracy."""
     import json
 
-    from geopurify.stages.score import print_score_table, score_scenes
+    import dataclasses
+
+    from geopurify.pipeline.schedule import store_for_scheduler
+    from geopurify.stages.score import score_scenes
+    from geopurify.workflows.tables import print_score_table
     from geopurify.workflows.report import evaluated_scenes
     from geopurify.pipeline.store import Store
     from geopurify.workflows.run_stage import resolve_scenes
 
     cfg = _config(config, set, **{"store": store, "score.protocol": protocol})
+    cfg = dataclasses.replace(cfg, store=store_for_scheduler(cfg.store, cfg.run.scheduler))
     ids = resolve_scenes(cfg, "score", scenes)
     ids = evaluated_scenes(Store(cfg.store, create=False), ids) if not scenes else ids
     result = score_scenes(cfg.store, ids, of, cfg.score.protocol, cfg.fuse.vocab,

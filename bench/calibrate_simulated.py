@@ -136,7 +136,7 @@ def search(scene, presets, seeds, target: float = 50.0, tol: float = 1.0, steps:
 
 
 def per_class_table(scene, preset: str, seed: int) -> None:
-    from geopurify.stages.score import print_score_table
+    from geopurify.workflows.tables import print_score_table
 
     cfg = fuse_config(preset, seed)
     m, _ = lift_only(scene, cfg, text_for(cfg))

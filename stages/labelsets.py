@@ -131,7 +131,6 @@ MATTERPORT160_NAMES = (
 lists are the first 40 and 80; a class's id is its 1-based position. Spelled as OpenScene spells
 them (the text prompts use these names)."""
 
-NYU40_MAX = 40
 STRUCTURE = ("wall", "floor", "ceiling")
 """Classes f-mIoU leaves out (the figure GeoPurify and Mosaic3D report for ScanNet200)."""
 

@@ -10,7 +10,8 @@ import pytest
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
 from geopurify.stages import labelsets
-from geopurify.stages.score import confusion_matrix, metrics, print_score_table, score_scenes
+from geopurify.stages.score import confusion_matrix, metrics, score_scenes
+from geopurify.workflows.tables import print_score_table
 
 # wall x3, floor x3, chair x2, then three points that are not evaluated under scannet19:
 # unannotated (0), "otherprop" (40) and otherfurniture (39, dropped by the 19-class protocol)

@@ -13,7 +13,8 @@ from geopurify.pipeline.store import Store
 from geopurify.stages import labelsets
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.fuse.text import encode_vocab
-from geopurify.stages.score import confusion_matrix, metrics, print_score_table, score_scenes
+from geopurify.stages.score import confusion_matrix, metrics, score_scenes
+from geopurify.workflows.tables import print_score_table
 
 # ScanNet category ids (ScanNet200): wall 1, chair 2, floor 3, cushion 39 (common), ceiling 41,
 # paper 79 (tail); 12 is a ScanNet category outside the 200, 0 is unannotated

@@ -21,3 +21,28 @@ def print_query_summary(summary: dict, console=None) -> None:
                       f"{100 * p['share_above']:.1f}%", regs)
     console.print(table)
     console.print(f"wrote {summary['out']}")
+
+
+def print_score_table(result: dict, console=None) -> None:
+    """The per-class table and the means, with rich; says which classes were left out and why."""
+    console = console or Console()
+    table = Table(title=f"{result['of']} vs ground truth — protocol {result['protocol']}, "
+                        f"{len(result['scenes'])} scene(s)")
+    for col in ("class", "points", "IoU %", "Acc %"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    fmt = lambda x: "—" if x is None else f"{x:.1f}"  # noqa: E731
+    for row in result["per_class"]:
+        name = row["class"] if row["present"] else f"[dim]{row['class']} (absent)[/dim]"
+        table.add_row(name, str(row["points"]), fmt(row["iou"]), fmt(row["acc"]))
+    table.add_section()
+    table.add_row("[bold]mIoU / mAcc[/bold]", str(result["evaluated_points"]), f"[bold]{fmt(result['miou'])}[/bold]",
+                  f"[bold]{fmt(result['macc'])}[/bold]")
+    if result.get("fmiou_excludes") and result["protocol"] not in ("scannet19", "scannet20"):
+        table.add_row(f"f-mIoU (without {', '.join(result['fmiou_excludes'])})", "", fmt(result["fmiou"]), "")
+    for name, value in (result.get("splits") or {}).items():
+        table.add_row(f"mIoU {name}", "", fmt(value), "")
+    table.add_row("overall accuracy", "", "", fmt(result["oacc"]))
+    console.print(table)
+    if result["absent_classes"]:
+        console.print(f"Absent from the ground truth, excluded from mIoU and mAcc: "
+                      f"{', '.join(result['absent_classes'])}")

@@ -122,9 +122,9 @@ def _reason(s: SceneSummary, chosen_before: list[SceneSummary], gap: float, name
 
 
 def select_scenes(store_path: str, scene_ids: list[str], k: int, *, vocab: str | None = None,
-                  geometry_weight: float = 1.0, show: bool = False) -> list[tuple[str, str]]:
+                  geometry_weight: float = 1.0) -> list[tuple[str, str]]:
     """Choose ``k`` of ``scene_ids`` (names, globs or @file) for training, without labels.
-    Returns (scene, reason) in the order chosen; ``show`` prints them as a table."""
+    Returns (scene, reason) in the order chosen."""
     from geopurify.stages.fuse.text import fused_vocab, read_text
 
     store = Store(store_path, create=False)
@@ -139,19 +139,4 @@ def select_scenes(store_path: str, scene_ids: list[str], k: int, *, vocab: str |
     chosen, gaps = farthest_first(desc, k, int(np.argmax(entropy)))
     rows = [(summaries[i].scene, _reason(summaries[i], [summaries[j] for j in chosen[:n]], gaps[n], text.names))
             for n, i in enumerate(chosen)]
-    if show:
-        _show(rows, len(scenes))
     return rows
-
-
-def _show(rows: list[tuple[str, str]], candidates: int) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"training scenes: {len(rows)} of {candidates}, chosen without labels")
-    table.add_column("#", justify="right")
-    table.add_column("scene")
-    table.add_column("why")
-    for n, (scene, why) in enumerate(rows, 1):
-        table.add_row(str(n), scene, why)
-    Console().print(table)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geopurify.pipeline.rows import NORM_FLOOR, unit_rows
+
 from .graph import VoxelGraph
 
 TIE_TOLERANCE = 1e-10
@@ -35,7 +37,6 @@ TIE_TOLERANCE = 1e-10
 as tied; the lowest class index wins. Far above float64 rounding after pooling (~1e-14), far below
 any real margin, so both paths break exact ties (duplicate text rows, all-zero features) alike."""
 
-NORM_FLOOR = 1e-12
 
 
 @dataclass
@@ -66,11 +67,6 @@ def propagate(graph: VoxelGraph, values: np.ndarray, steps: int) -> np.ndarray:
     return x.numpy()
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    m = np.asarray(matrix, dtype=np.float64)
-    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), NORM_FLOOR)
-
-
 def pick_labels(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
     """Row-wise argmax (V,) int64; values within ``tolerance`` (relative to the row's largest
     magnitude) of the maximum are ties, and the lowest index among them wins."""
@@ -87,7 +83,7 @@ def pool_full(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
     """The full-feature path: pool all D channels, then cosine against the text embeddings."""
     pooled = propagate(graph, features, steps)
     pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), NORM_FLOOR)
-    cos = pooled @ unit_rows(text).T
+    cos = pooled @ unit_rows(np.asarray(text, dtype=np.float64)).T
     labels = pick_labels(cos)
     return PoolResult(labels, cos[np.arange(len(labels)), labels], pooled)
 
@@ -95,7 +91,7 @@ def pool_full(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: 
 def pool_fast(graph: VoxelGraph, features: np.ndarray, text: np.ndarray, steps: int,
               score_rank: int = 0) -> PoolResult:
     """The fast path: pool the C logits (plus ``score_rank`` channels for the score's norm)."""
-    t = unit_rows(text)
+    t = unit_rows(np.asarray(text, dtype=np.float64))
     c = t.shape[0]
     gram_pinv = np.linalg.pinv(t @ t.T)
     residual = residual_basis(features, t, gram_pinv, score_rank)  # (D, r)

@@ -21,6 +21,7 @@ import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, StoreError
 from geopurify.pipeline.store import Store
+from geopurify.stages.fuse.text import fused_vocab
 
 REGION_VOXEL = 0.05
 """Grid (m) on which points above the threshold are joined into regions (26-connected cells)."""
@@ -130,7 +131,6 @@ def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: 
     from geopurify.stages.fuse.text import read_text
     from geopurify.stages.labelsets import VOCABULARIES
 
-    from .stage import fused_vocab
 
     prompts = [p.strip() for p in prompts]
     if not prompts or any(not p for p in prompts):

@@ -23,6 +23,7 @@ from geopurify.pipeline.errors import ConfigError, InputError, StoreError
 from geopurify.pipeline.geometry import voxel_mean, voxelize
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
+from geopurify.stages.fuse.text import fused_vocab, read_text
 
 from .affinity import make_affinity
 from .config import AFFINITIES, PurifyConfig
@@ -34,12 +35,6 @@ from .points import ScenePoints
 def purify_group(affinity: str) -> str:
     """The method's own result is ``purified``; each other affinity's sits beside it."""
     return "purified" if affinity == "student" else f"purified_{affinity}"
-
-
-def fused_vocab(store: Store, scene_id: str, default: str) -> str:
-    """The vocabulary the scene's fuse stage ran with (its recorded config), else ``default``."""
-    attrs = store.attrs(Store.scene_group_path(scene_id, "fused"))
-    return attrs.get("config", {}).get("fuse", {}).get("vocab", default)
 
 
 def check_config(cfg: PurifyConfig) -> None:
@@ -83,8 +78,6 @@ class PurifyStage(SceneStage):
         self.name = purify_group(affinity)
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
-        from geopurify.stages.fuse.text import read_text
-
         cfg: PurifyConfig = ctx.cfg.purify
         check_config(cfg)
         if cfg.affinity != self.affinity:
@@ -103,8 +96,6 @@ class PurifyStage(SceneStage):
         return out
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
-        from geopurify.stages.fuse.text import read_text
-
         cfg: PurifyConfig = ctx.cfg.purify
         store = ctx.store
         times = {}

@@ -13,11 +13,11 @@ import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import file_content_hash
+from geopurify.stages.distill.config import MODEL_GROUP
 
 from .points import ScenePoints
 from .config import PurifyConfig
 
-MODEL_GROUP = "models/student"
 
 _MODELS: dict[tuple[str, str], object] = {}
 """Loaded students per process, keyed by (where, fingerprint): a worker loads each once."""
