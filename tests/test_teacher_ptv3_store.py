@@ -26,7 +26,8 @@ TRAIN = "wf_train*"
 
 def _overrides(store, data) -> list[str]:
     return [f"store={str(store)!r}", "dataset.kind='scannet'", f"dataset.root={str(data)!r}",
-            "dataset.scenes=['wf_*']", "distill.epochs=2", "distill.width=16", "distill.anchors=512"]
+            "dataset.scenes=['wf_*']", "fuse.source='simulated'", "distill.epochs=2", "distill.width=16",
+            "distill.anchors=512"]
 
 
 def _teacher(checkpoint) -> list[str]:
