@@ -47,7 +47,7 @@ def run_stages(cfg, scene: str) -> float:
     """Ingest, fuse and purify one scene into ``cfg.store``; seconds taken."""
     from geopurify.pipeline.stage import StageContext, run_scene
     from geopurify.stages.fuse.stage import FuseStage
-    from geopurify.stages.ingest import IngestStage
+    from geopurify.stages.ingest.stage import IngestStage
     started = time.perf_counter()
     ctx = StageContext(cfg.store, cfg)
     for stage in (IngestStage(), FuseStage(), purify_stage()):

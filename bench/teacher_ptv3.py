@@ -148,7 +148,7 @@ def main() -> None:
 
     from geopurify.pipeline.stage import StageContext, run_scene
     from geopurify.pipeline.store import Store
-    from geopurify.stages.ingest import IngestStage
+    from geopurify.stages.ingest.stage import IngestStage
 
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
           f"({os.cpu_count()} cores); torch threads per run: {args.threads}")
