@@ -86,6 +86,7 @@ def test_export_refuses_other_label_spaces_and_writes_nothing(tmp_path):
         export_benchmark(store, list(SIZES), "purified_geometric", tmp_path / "out", only_done=True)
 
 
+@pytest.mark.slow
 def test_cli_export_scannet_benchmark(tmp_path):
     store, _, preds = make_store(tmp_path, "scannet20")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}

@@ -48,6 +48,7 @@ def _bare_fuse_refused(store: Path, scene: str) -> None:
     assert Store(store, create=False).group(f"scenes/{scene}/fused") is None
 
 
+@pytest.mark.slow
 def test_a_bare_fuse_after_ingest_is_refused_and_writes_nothing(tmp_path):
     write_scenes(tmp_path / "data")
     cfg = small_config(tmp_path, tmp_path / "data")
@@ -57,6 +58,7 @@ def test_a_bare_fuse_after_ingest_is_refused_and_writes_nothing(tmp_path):
 
 
 @needs_scannet
+@pytest.mark.slow
 def test_a_bare_fuse_on_scannet_is_refused(tmp_path):
     store = tmp_path / "scannet.zarr"
     proc = cli("ingest", "--store", str(store), "--dataset", "scannet", "--root", str(SCANNET_SCANS),

@@ -67,6 +67,7 @@ def test_all_refuses_a_bad_config_before_writing_anything(tmp_path, data, sectio
     assert not Path(cfg.store).exists()
 
 
+@pytest.mark.slow
 def test_cli_all_with_the_demo_config_and_k_0_fails_in_seconds_naming_the_key(tmp_path):
     configs = REPO / "configs"
     before = sorted(p.name for p in configs.iterdir())
@@ -77,6 +78,7 @@ def test_cli_all_with_the_demo_config_and_k_0_fails_in_seconds_naming_the_key(tm
     assert sorted(p.name for p in configs.iterdir()) == before and not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_wrong_type_names_the_key(tmp_path):
     proc = cli("all", "--config", str(REPO / "configs" / "demo.toml"), "--set", "purify.k='many'")
     assert proc.returncode == 2 and "purify.k" in one_line(proc)
@@ -182,6 +184,7 @@ def test_fewer_unreadable_frames_are_counted_and_shown(tmp_path):
 
 
 # ---- 5. a folder that is not a store is never adopted --------------------------------------------
+@pytest.mark.slow
 def test_a_folder_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path, data):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -197,6 +200,7 @@ def test_a_folder_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path, da
     assert [p.name for p in folder.iterdir()] == ["holiday.jpg"]
 
 
+@pytest.mark.slow
 def test_status_never_writes(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -228,6 +232,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, data, monkeypatch):
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_one_line(tmp_path, data):
     proc = cli("ingest", "--store", str(tmp_path / "s.zarr"), "--root", str(data), "--scenes", "wf_eval",
                "--set", "dataset.kind='scannet'", "--scheduler", "tcp://127.0.0.1:9",
