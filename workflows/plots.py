@@ -100,7 +100,7 @@ def disc_sizes(xyz: np.ndarray, neighbours: int = 3) -> np.ndarray:
 def _legend(ax, gt: np.ndarray, preds: list[np.ndarray], protocol: str) -> None:
     from matplotlib.patches import Patch
 
-    labels = label_set(protocol)
+    labels = label_set("scannet20" if protocol == "scannet19" else protocol)  # predictions may be any class
     name_of = dict(zip(labels.ids, labels.names))
     ids, counts = np.unique(gt, return_counts=True)
     in_gt = [int(i) for i in ids[np.argsort(-counts, kind="stable")] if int(i) in name_of]
