@@ -11,7 +11,7 @@ cost does not depend on the weights' values). Each teacher's stage then runs onc
 with ``--threads`` torch threads: wall time of the stage (reading the points, model loading, input
 transform, network, mapping to points, writing float16 features; spconv's one-off import excluded)
 and the process' peak resident memory. The ``ssl`` row needs a checkpoint made by ``pretrain-teacher``: given
-with ``--ssl-checkpoint``, else the first ``teacher-ssl*.pt`` under /work/runs or ../runs; none is
+with ``--ssl-checkpoint``, else the first ``teacher-ssl*.pt`` under ../runs (beside the repository); none is
 pretrained here. On a CUDA machine the ptv3 stage also runs on the GPU, and the largest difference
 between its float32 features and the CPU's is printed.
 Goal on 2 cores: the ptv3 stage under 3 minutes and 6 GiB.
@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("GEOPURIFY_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_MANIFEST = REPO.parent / "shared" / "fixtures" / "ptv3" / "sonata_manifest.json"
-SSL_SEARCH = [Path("/work/runs"), REPO.parent / "runs"]
+SSL_SEARCH = [REPO.parent / "runs"]
 
 
 def run_config(store: str, data: Path, kind: str, checkpoint: str, device: str = "cpu"):
@@ -131,7 +131,7 @@ def main() -> None:
     ap.add_argument("--scene", default="scene0000_00")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
-    ap.add_argument("--ssl-checkpoint", default=None, help="default: searched under /work/runs, ../runs")
+    ap.add_argument("--ssl-checkpoint", default=None, help="default: searched under ../runs")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--teachers", default="geometric,ssl,ptv3", help="which rows (comma-separated)")
     ap.add_argument("--json", type=Path)
