@@ -39,8 +39,6 @@ class AllResult:
     """The main store, then one per further evaluation seed."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time per stage, summed over scenes."""
-    notes: list[str] = field(default_factory=list)
-    """What the config check had to say once (``evaluation.*`` replacing a stage's key)."""
 
     @property
     def failed(self) -> list[Outcome]:
@@ -162,7 +160,7 @@ def run_purify(ctx: StageContext, scene_id: str, force: bool) -> Outcome:
 def run_all(cfg: RunConfig, force: bool = False, on_result=None, lock_wait: float | None = 0.0) -> AllResult:
     """The whole graph for every evaluation seed. The config is checked first (nothing is written
     when it is bad); the store lock is held throughout (``lock_wait`` None: the caller holds it)."""
-    notes = validate(cfg, "all")
+    validate(cfg, "all")  # callers that print its notes (the CLI) call it first themselves
     cfg = dataclasses.replace(cfg, store=store_for_scheduler(cfg.store, cfg.run.scheduler))
     eval_ids, train_ids = scene_lists(cfg)
     Store(cfg.store)
@@ -171,7 +169,6 @@ def run_all(cfg: RunConfig, force: bool = False, on_result=None, lock_wait: floa
     else:
         with store_lock(cfg.store, lock_wait):
             result = _run_seeds(cfg, eval_ids, train_ids, force, on_result)
-    result.notes = notes
     return result
 
 
