@@ -21,6 +21,35 @@ class Frame:
     pose: np.ndarray
     """(4, 4) float64 camera-to-world transform, in the coordinates of the points."""
 
+    # Image access goes through these methods, so a frame may live in a file of its own (this
+    # class), inside a container (a ScanNet ``.sens``) or need undistorting (nerfstudio captures):
+    # the stages that read frames (fuse, reconstruction) never open the files themselves.
+    def read_color(self) -> np.ndarray:
+        """(H, W, 3) uint8 pinhole colour image; OSError/ValueError when missing or broken."""
+        from PIL import Image
+
+        with Image.open(self.color_path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+    def read_depth_raw(self) -> np.ndarray | None:
+        """(H', W') depth in the scene's depth units (uint16; 0 = no reading), on the pinhole
+        grid of ``Scene.depth_intrinsic``; None for a frame without depth."""
+        if self.depth_path is None:
+            return None
+        from PIL import Image
+
+        with Image.open(self.depth_path) as im:
+            raw = np.asarray(im)
+        if raw.ndim != 2:
+            raise ValueError(f"expected a single-channel depth image, found shape {raw.shape}")
+        return raw
+
+    def read_depth(self, depth_scale: float) -> np.ndarray | None:
+        """(H', W') float32 metres (0 = no reading), ``depth_scale`` being ``Scene.depth_scale``;
+        None for a frame without depth."""
+        raw = self.read_depth_raw()
+        return None if raw is None else raw.astype(np.float32) / np.float32(depth_scale)
+
 
 @dataclass
 class Scene:

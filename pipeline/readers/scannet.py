@@ -10,6 +10,14 @@
     <root>/<scene>/intrinsic/intrinsic_depth.txt     4x4, for the depth images
 
 The frames are the ``color/*.jpg`` files; each needs its depth image and pose.
+
+A raw ScanNet download has no ``color/``, ``depth/``, ``pose/`` or ``intrinsic/`` folders but the
+recording they are exported from::
+
+    <root>/<scene>/<scene>.sens                      SensorData v4: intrinsics, poses, JPEG + zlib depth
+
+Exported frames are read when ``color/`` exists, else the ``.sens`` file, in place (``readers.sens``):
+frame ``<i>`` is the i-th recorded frame, as ScanNet's exporter names it.
 """
 
 from __future__ import annotations
@@ -33,14 +41,16 @@ class _Files:
     mesh: Path
     labels: Path | None
     meta: Path | None
-    color_intrinsic: Path
-    depth_intrinsic: Path
+    color_intrinsic: Path | None
+    depth_intrinsic: Path | None
     frames: list[tuple[str, Path, Path, Path]]
-    """(name, colour, depth, pose) of every frame, in frame order."""
+    """(name, colour, depth, pose) of every exported frame, in frame order."""
+    sens: Path | None = None
+    """The raw recording, when the scene has no exported frames (then intrinsics are None)."""
 
     def all(self) -> list[Path]:
-        files = [self.mesh, self.color_intrinsic, self.depth_intrinsic]
-        files += [p for p in (self.labels, self.meta) if p is not None]
+        files = [p for p in (self.mesh, self.color_intrinsic, self.depth_intrinsic, self.sens,
+                             self.labels, self.meta) if p is not None]
         for _, color, depth, pose in self.frames:
             files += [color, depth, pose]
         return files
@@ -65,14 +75,20 @@ def find_files(root: Path, scene_id: str) -> _Files:
         raise InputError(mesh, "scene mesh not found")
     labels = folder / f"{scene_id}_vh_clean_2.labels.ply"
     meta = folder / f"{scene_id}.txt"
+    labels, meta = (labels if labels.is_file() else None), (meta if meta.is_file() else None)
+    sens = folder / f"{scene_id}.sens"
+    if not (folder / "color").is_dir() and sens.is_file():  # a raw download: frames in the recording
+        return _Files(folder=folder, mesh=mesh, labels=labels, meta=meta, color_intrinsic=None,
+                      depth_intrinsic=None, frames=[], sens=sens)
     intrinsic = folder / "intrinsic"
     color_k, depth_k = intrinsic / "intrinsic_color.txt", intrinsic / "intrinsic_depth.txt"
     for path in (color_k, depth_k):
         if not path.is_file():
             raise InputError(path, "camera intrinsics not found")
     if not (folder / "color").is_dir():
-        raise InputError(folder / "color", "no colour frames folder (a ScanNet scene needs its frames; "
-                                           "use dataset.kind = pointcloud for scans without frames)")
+        raise InputError(folder / "color", f"no colour frames folder and no {sens.name} (a ScanNet scene "
+                                           "needs its frames; use dataset.kind = pointcloud for scans "
+                                           "without frames)")
     colors = _listing(folder / "color", ".jpg")
     if not colors:
         raise InputError(folder / "color", "no colour frames (<i>.jpg)")
@@ -85,8 +101,7 @@ def find_files(root: Path, scene_id: str) -> _Files:
         if name not in poses:
             raise InputError(folder / "pose" / f"{name}.txt", f"pose of frame {name} not found")
         frames.append((name, colors[name], depths[name], poses[name]))
-    return _Files(folder=folder, mesh=mesh, labels=labels if labels.is_file() else None,
-                  meta=meta if meta.is_file() else None, color_intrinsic=color_k,
+    return _Files(folder=folder, mesh=mesh, labels=labels, meta=meta, color_intrinsic=color_k,
                   depth_intrinsic=depth_k, frames=frames)
 
 
@@ -108,6 +123,10 @@ class ScanNetReader(FolderReader):
                                                f"{files.mesh.name} has {mesh.num_vertices}")
             labels = checks.check_labels(files.labels, lab.label, mesh.num_vertices)
         axis_alignment = checks.read_axis_alignment(files.meta)
+        common = dict(scene_id=scene_id, root=files.folder, xyz=mesh.xyz, rgb=mesh.rgb, faces=mesh.faces,
+                      labels=labels, axis_alignment=axis_alignment, source_files=files.all())
+        if files.sens is not None:
+            return Scene(**common, **self._sens_frames(files.sens, check_images))
         K_color = checks.read_intrinsic(files.color_intrinsic)
         K_depth = checks.read_intrinsic(files.depth_intrinsic)
 
@@ -117,7 +136,24 @@ class ScanNetReader(FolderReader):
                                 intrinsic_path=files.color_intrinsic, workers=self.image_workers)
             checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=K_depth,
                                 intrinsic_path=files.depth_intrinsic, workers=self.image_workers)
-        return Scene(scene_id=scene_id, root=files.folder, xyz=mesh.xyz, rgb=mesh.rgb,
-                     faces=mesh.faces, labels=labels, axis_alignment=axis_alignment, frames=frames,
-                     color_intrinsic=K_color, depth_intrinsic=K_depth, depth_scale=1000.0,
-                     skipped_frames=skipped, source_files=files.all())
+        return Scene(**common, frames=frames, color_intrinsic=K_color, depth_intrinsic=K_depth,
+                     depth_scale=1000.0, skipped_frames=skipped)
+
+    def _sens_frames(self, path: Path, check_images: bool) -> dict:
+        """The frames, intrinsics and depth scale of a ``.sens`` recording (images decoded lazily;
+        ``check_images``: every frame decoded once now, so a broken one fails the scene)."""
+        from . import sens
+
+        header, entries = sens.index_sens(path)
+        K_color = checks.check_intrinsic(f"{path} (colour intrinsic)", header.color_intrinsic)
+        K_depth = checks.check_intrinsic(f"{path} (depth intrinsic)", header.depth_intrinsic)
+        for kind, K, (w, h) in (("colour", K_color, header.color_size), ("depth", K_depth, header.depth_size)):
+            if (abs(K[0, 2] - (w - 1) / 2) > checks.PRINCIPAL_POINT_SLACK * w
+                    or abs(K[1, 2] - (h - 1) / 2) > checks.PRINCIPAL_POINT_SLACK * h):
+                raise InputError(path, f"{kind} images are {w}x{h} but the principal point "
+                                       f"({K[0, 2]:.1f}, {K[1, 2]:.1f}) is far from their centre")
+        frames, skipped = sens.sens_frames(path, header, entries)
+        if check_images:
+            sens.check_sens_frames(path, header, [entries[f.index] for f in frames], workers=self.image_workers)
+        return {"frames": frames, "color_intrinsic": K_color, "depth_intrinsic": K_depth,
+                "depth_scale": header.depth_shift, "skipped_frames": skipped}

@@ -69,21 +69,12 @@ def check_config(cfg: FuseConfig) -> None:
 
 def read_color(frame: Frame) -> np.ndarray:
     """(H, W, 3) uint8; raises OSError/ValueError when the file is missing or broken."""
-    from PIL import Image
-
-    with Image.open(frame.color_path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return frame.read_color()
 
 
 def read_depth(frame: Frame, depth_scale: float) -> np.ndarray:
     """(H', W') float32 metres (0 = no reading)."""
-    from PIL import Image
-
-    with Image.open(frame.depth_path) as im:
-        raw = np.asarray(im)
-    if raw.ndim != 2:
-        raise ValueError(f"expected a single-channel depth image, found shape {raw.shape}")
-    return raw.astype(np.float32) / np.float32(depth_scale)
+    return frame.read_depth(depth_scale)
 
 
 class FuseStage(SceneStage):
