@@ -87,7 +87,7 @@ def _guard(fn):
 def ingest(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     dataset: Annotated[Optional[str], typer.Option(
-        help="scannet | generic | pointcloud | pointcept | openscene")] = None,
+        help="scannet | nerfstudio | generic | pointcloud | pointcept | openscene")] = None,
     root: Annotated[Optional[str], typer.Option(help="Folder with one entry per scene.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
 ):

@@ -61,7 +61,7 @@ def validate(cfg: RunConfig, command: str) -> list[str]:
 
 def _check_dataset(dataset, key: str) -> None:
     if not dataset.kind:
-        raise ConfigError(f"{key}.kind is empty: expected a dataset layout (scannet, generic, pointcloud, "
+        raise ConfigError(f"{key}.kind is empty: expected a dataset layout (scannet, nerfstudio, generic, pointcloud, "
                           "pointcept, openscene)")
     get_reader(dataset.kind)  # an unknown kind, named
     if not dataset.root:

@@ -41,14 +41,20 @@ def _openscene() -> SceneReader:
     return OpenSceneReader()
 
 
+def _nerfstudio() -> SceneReader:
+    from .nerfstudio import NerfstudioReader
+
+    return NerfstudioReader()
+
+
 READERS = {"scannet": _scannet, "generic": _generic, "pointcloud": _pointcloud,
-           "pointcept": _pointcept, "openscene": _openscene}
+           "pointcept": _pointcept, "openscene": _openscene, "nerfstudio": _nerfstudio}
 """``dataset.kind`` -> a function making its reader (each imports its module when called)."""
 
 
 def get_reader(kind: str | DatasetConfig) -> SceneReader:
-    """The reader of ``kind``; given the whole dataset config, a reader with options (openscene)
-    takes them from it (``configure``)."""
+    """The reader of ``kind``; given the whole dataset config, a reader with options (openscene,
+    nerfstudio) takes them from it (``configure``)."""
     cfg = kind if isinstance(kind, DatasetConfig) else None
     kind = cfg.kind if cfg is not None else kind
     if kind not in READERS:

@@ -13,8 +13,9 @@ from ..scene import Scene
 @dataclass
 class DatasetConfig:
     kind: str = "scannet"
-    """Reader: ``scannet`` (also the synthetic scenes), ``generic``, ``pointcloud``, ``pointcept``
-    or ``openscene`` (docs/generic-layout.md)."""
+    """Reader: ``scannet`` (exported frames or the raw ``.sens`` recording; also the synthetic
+    scenes), ``nerfstudio`` (``transforms.json`` captures), ``generic``, ``pointcloud``,
+    ``pointcept`` or ``openscene`` (docs/generic-layout.md, docs/own-scans.md)."""
     root: str = field(default="", metadata=NOT_FINGERPRINTED)
     """Folder holding one entry per scene. A moved dataset is the same data, so not fingerprinted."""
     scenes: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
@@ -30,6 +31,10 @@ class DatasetConfig:
     openscene_frames: str = field(default="", metadata=NOT_FINGERPRINTED)
     """``openscene`` reader, optional: OpenScene's ScanNet 2D export (``intrinsics.txt`` and
     ``<scene>/color|depth|pose``), giving the scans their frames. Its files are fingerprinted."""
+    nerfstudio_depth_unit: float = field(default=1e-3, metadata=NOT_FINGERPRINTED)
+    """``nerfstudio`` reader: metres per depth-map unit (nerfstudio's ``depth_unit_scale_factor``;
+    1e-3: millimetre PNGs, as ``ns-process-data`` writes them). Fingerprinted through the reader,
+    for nerfstudio scenes only."""
 
 
 class SceneReader(Protocol):
