@@ -413,7 +413,7 @@ def _bad_image(folder, meta):
 @pytest.mark.parametrize("change, match", [
     (_drop_intrinsics, r"frame images/0.jpg: no fl_y: the intrinsics fl_x, fl_y, cx, cy, w, h must be given"),
     (_drop_image, r"image of frame 3 not found"),
-    (_model, r"camera_model 'EQUIRECTANGULAR' is not supported \(supported: PINHOLE, OPENCV, OPENCV_FISHEYE\)"),
+    (_model, r"camera_model 'EQUIRECTANGULAR' is not supported \(supported: PINHOLE, SIMPLE_PINHOLE, OPENCV, OPENCV_FISHEYE\)"),
     (_no_ply, r"no ply_file_path"),
     (_one_depth, r"no depth_file_path \(depth must be given for every frame or none\)"),
     (_bad_image, r"unreadable or truncated image"),
@@ -426,3 +426,16 @@ def test_bad_captures_fail_in_one_line_naming_the_file(scenes, tmp_path, change,
     outcome = run_scene(IngestStage(), StageContext(cfg.store, cfg), SCENE)
     assert outcome.status == "failed" and str(path) in outcome.error and "\n" not in outcome.error
     assert nothing_written(cfg)
+
+
+def test_record3d_style_opencv_without_coefficients_is_read_untouched(scenes, tmp_path):
+    """``ns-process-data record3d`` writes camera_model OPENCV and no coefficients: a pinhole."""
+    tmp, src = scenes
+    folder = scannet_to_nerfstudio(src, tmp_path / "ns")
+    meta = _meta(folder)
+    meta.update(camera_model="OPENCV", k1=0.0, k2=0.0, p1=0.0, p2=0.0)
+    _write_meta(folder, meta)
+    scene = read_scene(DatasetConfig("nerfstudio", str(tmp_path / "ns")), SCENE)
+    ref = read_scene(DatasetConfig("scannet", str(src.parent)), SCENE)
+    assert all(type(f).__name__ == "Frame" for f in scene.frames)
+    np.testing.assert_array_equal(scene.frames[0].read_color(), ref.frames[0].read_color())

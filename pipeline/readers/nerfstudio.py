@@ -12,10 +12,11 @@ Conversions to the pipeline's conventions, each once, here:
   down -z); ours are OpenCV's (x right, y down, z forward): the y and z columns change sign.
 - pixels: nerfstudio (like COLMAP) puts pixel centres at +0.5 (its rays go through ``i + 0.5``);
   ours sit at integers, so ``cx, cy`` move by -0.5.
-- lenses: ``OPENCV`` (k1, k2, p1, p2[, k3]) and ``OPENCV_FISHEYE`` (k1..k4) frames, and frames whose
-  intrinsics differ from the scene's, are resampled with OpenCV's undistortion maps onto one
+- lenses: ``OPENCV`` (k1, k2, p1, p2[, k3]) and ``OPENCV_FISHEYE`` (k1..k4) frames with non-zero
+  coefficients, and frames whose intrinsics differ from the scene's, are resampled with OpenCV's undistortion maps onto one
   pinhole camera (the first frame's, without distortion); depth with nearest-neighbour maps.
-  ``PINHOLE`` frames with the scene's camera are read untouched.
+  ``PINHOLE`` (or ``SIMPLE_PINHOLE``, or all-zero coefficients) frames with the scene's camera
+  are read untouched.
 - ``applied_transform`` (3x4, from the capture's original coordinates to the saved ones, in which
   nerfstudio writes both the poses and the ply) is undone: the scene comes out in the capture's
   own coordinates (a COLMAP model's, a recording's).
@@ -38,7 +39,7 @@ from . import checks
 from .base import FolderReader
 
 TRANSFORMS = "transforms.json"
-MODELS = ("PINHOLE", "OPENCV", "OPENCV_FISHEYE")
+MODELS = ("PINHOLE", "SIMPLE_PINHOLE", "OPENCV", "OPENCV_FISHEYE")
 INTRINSIC_KEYS = ("fl_x", "fl_y", "cx", "cy", "w", "h")
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
 """Also nerfstudio's order of ``distortion_params``."""
@@ -193,8 +194,10 @@ def _camera(path: Path, meta: dict, frame: dict, where: str) -> Camera:
     if model not in MODELS:
         raise InputError(path, f"camera_model {model!r} is not supported (supported: {', '.join(MODELS)})")
     k1, k2, k3, k4, p1, p2 = dist
-    if model == "PINHOLE" and any(dist):
-        raise InputError(path, f"{where}camera_model PINHOLE with distortion coefficients (use OPENCV)")
+    if model in ("PINHOLE", "SIMPLE_PINHOLE") and any(dist):
+        raise InputError(path, f"{where}camera_model {model} with distortion coefficients (use OPENCV)")
+    if model == "SIMPLE_PINHOLE":
+        model = "PINHOLE"
     if model == "OPENCV" and k4:
         raise InputError(path, f"{where}k4 is not part of the OPENCV model (k1, k2, p1, p2, k3)")
     if model == "OPENCV_FISHEYE" and (p1 or p2):
@@ -330,7 +333,7 @@ class NerfstudioReader(FolderReader):
                 skipped += 1
                 continue
             pose = checks.parse_pose(where, to_scene @ m @ OPENGL_TO_OPENCV)
-            if e.camera == target:
+            if not e.camera.distorted and e.camera.pinhole() == target:  # (OPENCV with zeros too)
                 frames.append(Frame(e.name, e.color, e.depth, pose))
             else:
                 if e.camera not in resamplers:
