@@ -311,11 +311,15 @@ class NerfstudioReader(FolderReader):
 
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         files = find_files(Path(root), scene_id)
-        if files.ply is None:
-            raise InputError(files.transforms, "no ply_file_path: a capture without a point cloud needs "
-                                               "its scan reconstructed from the depth frames, which "
-                                               "ingest does not do yet; add the capture's point cloud "
-                                               "or mesh as ply_file_path")
+        if files.ply is None:  # the hook of frames-only reconstruction (see docs/own-scans.md)
+            if files.frames[0].depth is None:
+                raise InputError(files.transforms, "no ply_file_path and no depth_file_path: a capture "
+                                                   "needs its point cloud or mesh, or depth frames to "
+                                                   "reconstruct one from")
+            raise InputError(files.transforms, "no ply_file_path: reconstructing the scan from the depth "
+                                               "frames (ingest.reconstruct) is not available in this "
+                                               "version; add the capture's point cloud or mesh as "
+                                               "ply_file_path")
         ply = checks.read_coloured_points(files.ply)
         labels = checks.check_labels(files.ply, ply.label, ply.num_vertices) if ply.label is not None else None
         # the scene's coordinates: the capture's own (applied_transform undone)
