@@ -439,3 +439,34 @@ def test_record3d_style_opencv_without_coefficients_is_read_untouched(scenes, tm
     ref = read_scene(DatasetConfig("scannet", str(src.parent)), SCENE)
     assert all(type(f).__name__ == "Frame" for f in scene.frames)
     np.testing.assert_array_equal(scene.frames[0].read_color(), ref.frames[0].read_color())
+
+
+def test_sens_with_png_colour_and_raw_depth(tmp_path):
+    """The format's other codecs: PNG (1) and raw RGB (0) colour, raw uint16 (0) depth."""
+    import io
+
+    from PIL import Image
+
+    from geopurify.pipeline.synthetic.sens_file import write_sens
+
+    rng = np.random.default_rng(0)
+    color = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    depth = rng.integers(0, 5000, (3, 4), dtype=np.uint16)
+    png = io.BytesIO()
+    Image.fromarray(color).save(png, format="PNG")
+    K = np.array([[5.0, 0, 3.5, 0], [0, 5.0, 2.5, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    Kd = np.array([[2.5, 0, 1.5, 0], [0, 2.5, 1.0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    pose = np.eye(4)
+    for codec, data in ((1, png.getvalue()), (0, color.tobytes())):
+        folder = tmp_path / str(codec) / "s"
+        folder.mkdir(parents=True)
+        from geopurify.pipeline.ply import write_ply
+
+        write_ply(folder / "s_vh_clean_2.ply", rng.uniform(0, 1, (10, 3)).astype(np.float32),
+                  rng.integers(0, 256, (10, 3)).astype(np.uint8))
+        write_sens(folder / "s.sens", K, Kd, (8, 6), (4, 3), [(pose, data, depth.astype("<u2").tobytes())],
+                   depth_shift=4000.0, color_codec=codec, depth_codec=0)
+        scene = read_scene(DatasetConfig("scannet", str(tmp_path / str(codec))), "s")
+        np.testing.assert_array_equal(scene.frames[0].read_color(), color)
+        np.testing.assert_array_equal(scene.frames[0].read_depth_raw(), depth)
+        assert scene.depth_scale == 4000.0
