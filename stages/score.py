@@ -16,12 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geopurify.pipeline.choices import Protocol
+from geopurify.pipeline.config import CHECKED
 from geopurify.pipeline.errors import ConfigError, StoreError
 
 
 @dataclass
 class ScoreConfig:
-    protocol: str = "scannet19"
+    __pydantic_config__ = CHECKED
+
+    protocol: Protocol = "scannet19"
     """``scannet20`` (OpenScene), ``scannet19`` (GeoPurify, without otherfurniture), ``scannet200``,
     ``matterport21``, ``matterport40``, ``matterport80`` or ``matterport160``; its label space must
     be the vocabulary's (``fuse.vocab``)."""
