@@ -181,11 +181,12 @@ def parse_override(text: str) -> dict:
 
 
 def to_toml(cfg: Any) -> str:
-    """The config as TOML that reads back to the same config (none values are left out: they are
-    the defaults)."""
+    """A config dataclass (or its ``asdict``) as TOML that reads back to the same config; none
+    values are left out (TOML has no null, and every optional value's default is none)."""
     import tomli_w
 
-    return tomli_w.dumps(_drop_none(dataclasses.asdict(cfg)))
+    data = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
+    return tomli_w.dumps(_drop_none(data))
 
 
 def _drop_none(data: dict) -> dict:

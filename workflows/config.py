@@ -105,8 +105,14 @@ def config_from_toml(path: str | Path, base: Path) -> RunConfig:
 
 
 def run_config_toml(cfg: RunConfig) -> str:
-    """The resolved config as TOML (``geopurify-run config``); read back, it is the same config."""
-    return cfgmod.to_toml(cfg)
+    """The resolved config as TOML (``geopurify-run config``). Relative paths (from ``--set`` or
+    ``--store``, taken from the working folder) are written absolute, so the file reads back as the
+    same config wherever it is saved."""
+    import dataclasses
+
+    data = dataclasses.asdict(cfg)
+    _resolve_paths(data, Path.cwd())
+    return cfgmod.to_toml(data)
 
 
 def run_config_schema() -> dict:
