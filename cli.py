@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -372,8 +372,9 @@ def export(
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
     scene: Annotated[str, typer.Option(help="Scene id (ply).")] = "",
     of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = "purified",
-    fmt: Annotated[str, typer.Option("--format", help="ply (one scene, class-coloured) | scannet-benchmark "
-                                                      "(<scene>.txt per scene, one id per vertex)")] = "ply",
+    fmt: Annotated[Literal["ply", "scannet-benchmark"], typer.Option(
+        "--format", help="ply: one scene, class-coloured; scannet-benchmark: <scene>.txt per scene, "
+                         "one id per vertex.")] = "ply",
     out: Annotated[Optional[Path], typer.Option("--out", help="PLY file (default scene.ply), or the "
                                                               "scannet-benchmark folder.")] = None,
 ):
@@ -390,8 +391,6 @@ def export(
         paths = export_benchmark(cfg.store, ids, of, out, only_done=not scenes)
         console.print(f"wrote {len(paths)} file(s) to {out}", highlight=False)
         return
-    if fmt != "ply":
-        _fail(f"--format {fmt!r}: expected ply or scannet-benchmark")
     if not scene:
         _fail("--scene is required")
     path = export_scene(cfg.store, scene, of, out or Path("scene.ply"), cfg.score.protocol)

@@ -196,18 +196,12 @@ def _drop_none(data: dict) -> dict:
 # ---- one line per refusal --------------------------------------------------------------------
 def error_line(error: dict, cls: type | None = None, where: str = "") -> str:
     """``<key> = <value given>: expected <what>`` for the first error pydantic reports."""
-    loc = [part for part in error["loc"] if not _is_internal(part)]
+    loc = list(error["loc"])
     key = where + _key(loc)
     kind = error["type"]
     if kind == "unexpected_keyword_argument":
         return f"unknown config key {key!r}" + _did_you_mean(cls, loc)
     return f"{key} = {_show(error.get('input'))}: expected {_expected(kind, error.get('ctx') or {}, error)}"
-
-
-def _is_internal(part) -> bool:
-    # pydantic names the branch of a union (``int``, ``none``, ``function-after[...]``) in loc
-    return isinstance(part, str) and (part in ("int", "float", "str", "bool", "none", "list[float]")
-                                      or "[" in part or part.startswith("function-"))
 
 
 def _key(loc: list) -> str:
