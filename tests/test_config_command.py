@@ -123,3 +123,18 @@ def test_choice_options_list_their_choices_in_help(command, option, literal):
     assert "|".join(get_args(literal)) in line, line
     bad = runner.invoke(app, [command, option, "nonsense"])
     assert bad.exit_code == 2
+
+
+def test_the_shipped_configs_pass_the_schema_and_a_typo_does_not(tmp_path, monkeypatch):
+    """What an editor checks with the schema agrees with what a run accepts."""
+    import tomllib
+
+    jsonschema = pytest.importorskip("jsonschema")
+    monkeypatch.chdir(tmp_path)
+    schema = json.loads(runner.invoke(app, ["config", "--schema"]).stdout)
+    for name in ("demo.toml", "scannet.toml"):
+        jsonschema.validate(tomllib.loads((REPO / "configs" / name).read_text()), schema)
+    for bad in ({"fuse": {"depth_tolerence": 0.1}}, {"fuse": {"depth_tolerance": "abc"}},
+                {"purify": {"k": 0}}, {"fuse": {"mode": "median"}}, {"run": {"scheduler": "dask"}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)

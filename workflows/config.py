@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from geopurify.pipeline import config as cfgmod
 from geopurify.pipeline.choices import Affinity, Scheduler, choices
@@ -38,7 +38,8 @@ def _distinct(items: list) -> list:
 class RunOptions:
     __pydantic_config__ = CHECKED
 
-    scheduler: Annotated[Text, AfterValidator(_scheduler)] = "threads"
+    scheduler: Annotated[Text, AfterValidator(_scheduler),
+                         Field(json_schema_extra={"pattern": "^(threads|processes|local-cluster|tcp://.+)$"})] = "threads"
     """``threads``, ``processes``, ``local-cluster`` or ``tcp://host:port``."""
     workers: Annotated[Int, Ge(1)] = 2
     """Dask workers (threads or processes) of the local schedulers."""
@@ -117,7 +118,9 @@ def run_config_toml(cfg: RunConfig) -> str:
 
 def run_config_schema() -> dict:
     """The JSON schema of a run config file (``geopurify-run config --schema``), for editors."""
-    return cfgmod.json_schema(RunConfig)
+    schema = cfgmod.json_schema(RunConfig)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
+            "title": "geopurify run config", "description": __doc__.strip()}
 
 
 # keys that hold filesystem paths, resolved against the config file's folder
