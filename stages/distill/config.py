@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, get_args
 
-from annotated_types import Interval
-
 from geopurify.pipeline.choices import DistillPreset, Norm, PositiveMode, TrainingDevice
-from geopurify.pipeline.config import CHECKED, NOT_FINGERPRINTED, Bool, Float, Ge, Gt, Int, Share, Text
+from geopurify.pipeline.config import (CHECKED, NOT_FINGERPRINTED, Bool, Float, Ge, Gt, Int, Interval, Share,
+                                       Text)
 
 MODEL_GROUP = "models/student"
 """Where the trained student lives in a run store."""
