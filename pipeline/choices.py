@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from .vocabulary import AFFINITY_STUDENT
+
 DatasetKind = Literal["scannet", "generic", "pointcloud", "pointcept", "openscene"]
 """``dataset.kind``: the reader of the scene folders (docs/generic-layout.md)."""
 PlyLabels = Literal["nyu40", "scannet200"]
@@ -49,7 +51,7 @@ Norm = Literal["batch", "layer", "none"]
 TrainingDevice = Literal["auto", "cpu", "cuda"]
 """``distill.device``."""
 
-Affinity = Literal["student", "geometric", "oracle"]
+Affinity = Literal[AFFINITY_STUDENT, "geometric", "oracle"]
 """``purify.affinity`` and the items of ``evaluation.affinities``."""
 
 

@@ -249,8 +249,6 @@ def _expected(kind: str, ctx: dict, error: dict) -> str:
         return f"at least {ctx['min_length']} item(s)"
     if kind == "too_long":
         return f"at most {ctx['max_length']} item(s)"
-    if kind == "missing":
-        return "more items"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return error["msg"][0].lower() + error["msg"][1:]

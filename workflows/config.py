@@ -12,6 +12,7 @@ from geopurify.pipeline import config as cfgmod
 from geopurify.pipeline.choices import Affinity, Scheduler, choices
 from geopurify.pipeline.config import CHECKED, NOT_FINGERPRINTED, Ge, Int, MinLen, OptionalText, Text
 from geopurify.pipeline.readers.base import DatasetConfig
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import DistillConfig
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.ingest.config import IngestConfig
@@ -52,7 +53,8 @@ class EvaluationConfig:
     seeds: Annotated[list[Int], AfterValidator(_distinct)] = field(default_factory=lambda: [0])
     """Simulator seeds of the evaluation scenes; the first is the run's own, each further one gets
     an evaluation store beside the main one (``<store>.seed<k>``), sharing the trained student."""
-    affinities: Annotated[list[Affinity], MinLen(1), AfterValidator(_distinct)] = field(default_factory=lambda: ["student", "geometric", "oracle"])
+    affinities: Annotated[list[Affinity], MinLen(1), AfterValidator(_distinct)] = field(
+        default_factory=lambda: [AFFINITY_STUDENT, "geometric", "oracle"])
     """Affinity sources the report compares (``oracle`` only where labels exist)."""
 
 

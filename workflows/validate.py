@@ -15,6 +15,7 @@ from pathlib import Path
 from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.readers import get_reader
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import check as check_distill
 from geopurify.stages.fuse.stage import check_config as check_fuse
 from geopurify.stages.labelsets import protocol_ids
@@ -112,7 +113,7 @@ def _check_teacher_paths(cfg: RunConfig, pretrain_allowed: bool) -> None:
 def _evaluation_notes(cfg: RunConfig) -> list[str]:
     ev = cfg.evaluation  # its values (known, distinct affinities and seeds) are declared in config.py
     notes = []
-    if cfg.purify.affinity != "student":
+    if cfg.purify.affinity != AFFINITY_STUDENT:
         notes.append(f"evaluation.affinities = {ev.affinities} replaces purify.affinity "
                      f"({cfg.purify.affinity!r}): each affinity writes its own group")
     if cfg.fuse.source == "simulated":

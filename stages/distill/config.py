@@ -14,9 +14,6 @@ from geopurify.pipeline.choices import DistillPreset, Norm, PositiveMode, Traini
 from geopurify.pipeline.config import (CHECKED, NOT_FINGERPRINTED, Bool, Float, Ge, Gt, Int, Interval, Share,
                                        Text)
 
-MODEL_GROUP = "models/student"
-"""Where the trained student lives in a run store."""
-
 # preset -> conv width; both presets share the shape (3x3x3 stem, residual blocks, 1x1x1 head)
 PRESET_WIDTHS = {"cpu": 64, "paper": 512}
 

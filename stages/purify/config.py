@@ -7,6 +7,7 @@ from typing import Annotated, get_args
 
 from geopurify.pipeline.choices import Affinity
 from geopurify.pipeline.config import CHECKED, NOT_FINGERPRINTED, Bool, Float, Ge, Gt, Int, OptionalText
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 
 AFFINITIES = get_args(Affinity)
 
@@ -15,7 +16,7 @@ AFFINITIES = get_args(Affinity)
 class PurifyConfig:
     __pydantic_config__ = CHECKED
 
-    affinity: Affinity = "student"
+    affinity: Affinity = AFFINITY_STUDENT
     """``student`` (the method), ``geometric`` (baseline) or ``oracle`` (ceiling, benchmark only)."""
     k: Annotated[Int, Ge(1)] = 96
     """Nearest voxels each voxel pools from (self excluded)."""
@@ -50,7 +51,7 @@ class PurifyConfig:
         unused = set()
         if self.affinity != "geometric":
             unused |= {"geo_position_scale", "geo_normal_scale", "geo_color_scale"}
-        if self.affinity != "student":
+        if self.affinity != AFFINITY_STUDENT:
             unused.add("student_position_scale")
         if self.keep_features:
             unused.add("score_rank")
