@@ -63,6 +63,8 @@ STATE_DONE = "done"
 STATE_STALE = "stale"
 STATE_INCOMPLETE = "incomplete"
 STATE_MISSING = "missing"
+STATE_NOT_NEEDED = "not needed"
+"""A training scene's purify: training scenes are fused and taught, never purified."""
 
 # ---- commands and the groups they write ------------------------------------------------------
 COMMAND_GROUP = {"ingest": POINTS, "fuse": FUSED, "teacher": TEACHER, "purify": PURIFIED}

@@ -10,6 +10,7 @@ from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import STATE_DONE, STATE_MISSING, STATE_NOT_NEEDED, model_group
 
 from geopurify.stages.purify.config import AFFINITIES
 from geopurify.stages.purify.stage import purify_group
@@ -21,7 +22,8 @@ from .registry import GROUP_OF, UPSTREAM, scene_stage
 @dataclass
 class Cell:
     state: str
-    """``done``, ``stale``, ``incomplete``, ``missing`` or ``failed``."""
+    """``done``, ``stale``, ``incomplete``, ``missing``, ``failed``, or ``not needed`` (a training
+    scene's purify: training scenes are fused and taught, never purified)."""
     seconds: float | None = None
     note: str = ""
 
@@ -43,8 +45,7 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
         if failed is not None:
             return Cell("failed", note=failed.get("error", ""))
         return Cell("incomplete" if attrs else "missing")
-    timings = attrs.get("timings", {})
-    seconds = round(sum(v for v in timings.values() if isinstance(v, (int, float))), 2)
+    seconds = group_seconds(attrs.get("timings", {}))
     note = _skipped_frames_note(attrs)
     # judge against the given config, or else the config the group was made with
     if cfg is None:
@@ -60,6 +61,21 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
     if expected != attrs.get("fingerprint"):
         return Cell("stale", seconds, "inputs or config changed")
     return Cell("done", seconds, note)
+
+
+def group_seconds(timings: dict) -> float | None:
+    """A group's own wall time: compute plus write, else the stage's recorded total. Never the sum of
+    every entry: ``compute_s`` already contains the sub-timings (``read_s``, ``fusion_s``, ...)."""
+    def number(key):
+        value = timings.get(key)
+        return value if isinstance(value, (int, float)) else None
+
+    main = number("compute_s")
+    if main is None:
+        main = number("total_s")
+    if main is None:
+        return None
+    return round(main + (number("write_s") or 0.0), 2)
 
 
 def _with_affinity(cfg: RunConfig, affinity: str) -> RunConfig:
@@ -84,6 +100,7 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
     if "purify" in commands:
         columns += [("purify", a) for a in AFFINITIES if a != "student"
                     and any(store.group(f"scenes/{s}/{purify_group(a)}") is not None for s in scene_ids)]
+    training = set(store.attrs(model_group()).get("inputs", {}))
     table: dict[str, dict[str, Cell]] = {}
     for scene_id in scene_ids + logged:
         row: dict[str, Cell] = {}
@@ -93,6 +110,8 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
             if cell.state == "done" and stale_up:
                 cell = Cell("stale", cell.seconds, "; ".join(
                     n for n in (f"upstream {stale_up[0]} is not done", cell.note) if n))
+            if command == "purify" and cell.state == STATE_MISSING and scene_id in training:
+                cell = Cell(STATE_NOT_NEEDED, note="")
             row[column_name(command, affinity)] = cell
         table[scene_id] = row
     return table
@@ -127,3 +146,21 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
         if cfgmod.fingerprinted_dict(trained) != cfgmod.fingerprinted_dict(cfg.distill):
             return Cell("stale", seconds, "distill settings changed")
     return Cell("done", seconds)
+
+
+def not_done(table: dict[str, dict[str, Cell]], student: Cell) -> list[str]:
+    """``scene/column: state`` for every cell (and the student) that is neither done nor not needed:
+    what ``status --check`` fails on (stale, failed, incomplete, missing, or any other state)."""
+    lines = [f"{scene}/{column}: {cell.state}" for scene, row in table.items()
+             for column, cell in row.items() if cell.state not in (STATE_DONE, STATE_NOT_NEEDED)]
+    if student.state != STATE_DONE:
+        lines.append(f"student: {student.state}")
+    return lines
+
+
+def status_as_dict(store_path: str, table: dict[str, dict[str, Cell]], student: Cell) -> dict:
+    """The status as plain data (``status --json``): scene -> column -> state, seconds, note."""
+    return {"store": store_path,
+            "scenes": {scene: {column: dataclasses.asdict(cell) for column, cell in row.items()}
+                       for scene, row in table.items()},
+            "student": dataclasses.asdict(student)}
