@@ -48,6 +48,22 @@ def test_shell_completion_script_and_completions(monkeypatch):
     assert "status" in words.stdout.split()
 
 
+def test_the_options_readme_promises():
+    """README: commands on a store take --store, --config, --set; those over scenes --scenes too."""
+    import typer.main
+
+    commands = typer.main.get_command(app).commands
+    no_store = {"demo", "pretrain-teacher"}
+    over_scenes = {"ingest", "fuse", "teacher", "purify", "select", "score", "report", "export", "status",
+                   "all", "reprocess"}
+    for name, command in commands.items():
+        options = {opt for param in command.params for opt in param.opts}
+        if name not in no_store:
+            assert {"--store", "--config", "--set"} <= options, name
+        if name in over_scenes:
+            assert "--scenes" in options, name
+
+
 def test_required_option_is_marked_and_enforced():
     assert "[required]" in invoke("query", "--help").stdout
     missing = invoke("query", "chair", "--store", "nowhere.zarr")
