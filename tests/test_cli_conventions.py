@@ -78,8 +78,9 @@ def test_quiet_silences_progress_and_info_verbose_shows_debug(ingested):
     assert "ingest" in loud.stderr and quiet.stderr == ""
     assert "1 already done" in quiet.stdout  # results still print
     assert not logging.getLogger("geopurify").isEnabledFor(logging.INFO)
-    invoke("-v", "status", "--store", str(store))
+    verbose = invoke("-v", *args)
     assert logging.getLogger("geopurify").isEnabledFor(logging.DEBUG)
+    assert "ingest: 1 scene(s) into" in verbose.stderr and "1 scene(s)" not in loud.stderr
     invoke("status", "--store", str(store))
     log = logging.getLogger("geopurify")
     assert log.isEnabledFor(logging.INFO) and not log.isEnabledFor(logging.DEBUG)
