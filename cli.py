@@ -51,7 +51,7 @@ def _global_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results, warnings and errors: "
                                                              "no progress bars, no info lines.")] = False,
 ):
-    """GeoPurify: posed RGB-D scans -> open-vocabulary 3D semantic segmentation."""
+    """Options before the command: version and how much is said on stderr."""
     global _quiet
     _quiet = quiet and not verbose
     _configure_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
