@@ -11,6 +11,10 @@ import typer
 from rich.console import Console
 
 from geopurify.pipeline.errors import GeopurifyError
+from geopurify.pipeline.vocabulary import (
+    DONE, FAILED, PURIFIED, SKIPPED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE,
+    model_group,
+)
 
 app = typer.Typer(help="GeoPurify: posed RGB-D scans -> open-vocabulary 3D semantic segmentation.",
                   no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)
@@ -252,7 +256,7 @@ def distill(
     summary = run_distill(cfg, train_scenes, out=out, restart=restart, force=force)
     console.print(f"distill: {summary['status']}; student in {cfg.store}/{summary['model_group']}"
                            + (f"; exported to {summary['out']}" if summary.get("out") else "")
-                           + (f"; loss curve {summary['loss_curve']}" if summary["status"] == "done" else ""),
+                           + (f"; loss curve {summary['loss_curve']}" if summary["status"] == DONE else ""),
                            highlight=False, soft_wrap=True)
 
 
@@ -280,7 +284,7 @@ def select(
 @_guard
 def score(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = "purified",
+    of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = PURIFIED,
     protocol: Annotated[Optional[str], typer.Option(
         help="scannet19 | scannet20 | scannet200 | matterport21 | matterport40 | matterport80 | matterport160")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON.")] = None,
@@ -321,7 +325,7 @@ def query(
     scene: Annotated[str, typer.Option(help="Scene id.")],
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     out_ply: Annotated[Path, typer.Option("--out", help="PLY with a score_<i> property per prompt.")] = Path("scores.ply"),
-    of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = "purified",
+    of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = PURIFIED,
     threshold: Annotated[float, typer.Option(help="Cosine above which a point counts as a hit.")] = 0.5,
     as_json: JsonOpt = False,
 ):
@@ -389,9 +393,9 @@ def run_everything(
     cfg = _config(config, set, **{"store": store, "dataset.scenes": _scene_list(scenes),
                                   "run.scheduler": scheduler, "run.workers": workers})
     result, path = _run_all_and_report(cfg, force, report or default_report_dir(cfg.store))
-    done = sum(o.status == "done" for o in result.outcomes)
+    done = sum(o.status == DONE for o in result.outcomes)
     if as_json:
-        _print_json({"computed": done, "failed": len(result.failed),
+        _print_json({"counts": {s: sum(o.status == s for o in result.outcomes) for s in (DONE, SKIPPED, FAILED)},
                      "outcomes": [{"stage": o.stage, "scene": o.scene, "status": o.status,
                                    "seconds": round(o.seconds, 3), "error": o.error} for o in result.outcomes],
                      "stores": result.stores, "report": str(path) if path is not None else None})
@@ -443,7 +447,7 @@ def report(
 def export(
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
     scene: Annotated[str, typer.Option(help="Scene id (ply).")] = "",
-    of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = "purified",
+    of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = PURIFIED,
     fmt: Annotated[str, typer.Option("--format", help="ply (one scene, class-coloured) | scannet-benchmark "
                                                       "(<scene>.txt per scene, one id per vertex)")] = "ply",
     out: Annotated[Optional[Path], typer.Option("--out", help="PLY file (default scene.ply), or the "
@@ -523,10 +527,8 @@ def status(
 def _print_status(store: str, table, student) -> None:
     from rich.table import Table
 
-    from geopurify.pipeline import vocabulary as v
-
-    colours = {v.STATE_DONE: "green", v.STATE_STALE: "yellow", v.STATE_INCOMPLETE: "red", v.FAILED: "red",
-               v.STATE_MISSING: "dim", v.STATE_NOT_NEEDED: "dim"}
+    colours = {STATE_DONE: "green", STATE_STALE: "yellow", STATE_INCOMPLETE: "red", STATE_FAILED: "red",
+               STATE_MISSING: "dim", STATE_NOT_NEEDED: "dim"}
     commands = list(next(iter(table.values())).keys()) if table else []
     view = Table(title=f"{store}")
     view.add_column("scene")
@@ -544,7 +546,7 @@ def _print_status(store: str, table, student) -> None:
         view.add_row(scene_id, *cells)
     console.print(view)
     t = f" {student.seconds:.0f}s" if student.seconds is not None else ""
-    console.print(f"student ({v.model_group()}): [{colours.get(student.state, 'red')}]{student.state}[/]{t}"
+    console.print(f"student ({model_group()}): [{colours.get(student.state, 'red')}]{student.state}[/]{t}"
                   + (f" ({student.note})" if student.note else ""), highlight=False)
     for note in notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)

@@ -92,9 +92,9 @@ def test_status_json_parses(ingested):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["store"] == str(store)
-    assert data["scenes"][SCENE]["ingest"]["state"] == "done"
-    assert data["scenes"][SCENE]["fuse"]["state"] == "missing"
-    assert data["student"]["state"] == "missing"
+    assert data["scene_states"][SCENE]["ingest"]["state"] == "done"
+    assert data["scene_states"][SCENE]["fuse"]["state"] == "missing"
+    assert data["student_state"]["state"] == "missing"
 
 
 def test_status_check_fails_on_missing_and_stale_work(ingested):
@@ -110,7 +110,7 @@ def test_status_check_fails_on_missing_and_stale_work(ingested):
     try:
         stale = invoke("status", "--store", str(store), "--check", "--json")
         assert stale.exit_code == 1 and f"{SCENE}/ingest: stale" in stale.stderr
-        assert json.loads(stale.stdout)["scenes"][SCENE]["ingest"]["state"] == "stale"
+        assert json.loads(stale.stdout)["scene_states"][SCENE]["ingest"]["state"] == "stale"
     finally:
         os.utime(pose, ns=(before.st_atime_ns, before.st_mtime_ns))
 
