@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
 
+from geopurify.pipeline import choices
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.vocabulary import (
     DONE, FAILED, PURIFIED, SKIPPED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE,
@@ -30,7 +31,8 @@ ScenesOpt = Annotated[Optional[list[str]], typer.Option(
     "--scenes", help="Scene names, globs or @file (repeatable, comma-separated).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="TOML config (default: ./geopurify.toml when present).")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override: section.key=value.")]
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", help="Override: section.key=value (TOML value; the bare word null sets an optional value to none).")]
 SchedulerOpt = Annotated[Optional[str], typer.Option(
     "--scheduler", help="threads | processes | local-cluster | tcp://host:port")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Dask workers.")]
@@ -116,7 +118,9 @@ def _scene_list(scenes: list[str] | None) -> list[str] | None:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -151,8 +155,7 @@ def _guard(fn):
 @_guard
 def ingest(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    dataset: Annotated[Optional[str], typer.Option(
-        help="scannet | generic | pointcloud | pointcept | openscene")] = None,
+    dataset: Annotated[Optional[choices.DatasetKind], typer.Option(help="Dataset layout.")] = None,
     root: Annotated[Optional[str], typer.Option(help="Folder with one entry per scene.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
 ):
@@ -166,12 +169,13 @@ def ingest(
 @_guard
 def fuse(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    source: Annotated[Optional[str], typer.Option(
-        help="openclip (default; needs --checkpoint) | precomputed | openscene | simulated (benchmark: renders the ground truth)")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Simulated preset: realistic | view-noise | swaps")] = None,
+    source: Annotated[Optional[choices.FuseSource], typer.Option(
+        help="2D features: openclip (default; needs --checkpoint), precomputed, openscene, or simulated (benchmark: renders the ground truth).")] = None,
+    preset: Annotated[Optional[choices.SimulatedPreset], typer.Option(help="Simulated source preset.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Simulated source seed.")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="Fusion: consensus | mean")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="open_clip weights: file or folder.")] = None,
+    mode: Annotated[Optional[choices.FusionMode], typer.Option(help="Fusion across views.")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(
+        help="open_clip weights: a file, local-dir:<folder>, a pretrained tag, or random.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
 ):
     """Lift 2D vision-language features onto the points."""
@@ -186,7 +190,7 @@ def fuse(
 @_guard
 def teacher(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    kind: Annotated[Optional[str], typer.Option("--teacher", help="ssl | geometric | ptv3")] = None,
+    kind: Annotated[Optional[choices.TeacherKind], typer.Option("--teacher", help="3D teacher.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(
         help="Weights of the ssl teacher, or a Sonata / Concerto .pth for ptv3.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
@@ -201,7 +205,7 @@ def teacher(
 @_guard
 def purify(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    affinity: Annotated[Optional[str], typer.Option(help="student | geometric | oracle")] = None,
+    affinity: Annotated[Optional[choices.Affinity], typer.Option(help="Affinity source (oracle: a benchmark ceiling).")] = None,
     student: Annotated[Optional[str], typer.Option(
         help="Student: a .pt file or another store (default: this store's models/student).")] = None,
     keep_features: Annotated[Optional[bool], typer.Option("--keep-features/--labels-only",
@@ -224,7 +228,7 @@ def pretrain_teacher(
         help="Folder of point-cloud PLYs, ScanNet scan folders, or a store (repeatable).")],
     out: Annotated[Path, typer.Option(help="Checkpoint file to write (outside the repository).")],
     scenes: ScenesOpt = None,
-    preset: Annotated[str, typer.Option(help="cpu (default, sized for 2 cores) | large")] = "cpu",
+    preset: Annotated[choices.PretrainPreset, typer.Option(help="cpu: sized for 2 cores; large: real hardware.")] = "cpu",
     epochs: Annotated[Optional[int], typer.Option(help="Override the preset's epochs.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and order.")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore existing checkpoints.")] = False,
@@ -285,8 +289,7 @@ def select(
 def score(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = PURIFIED,
-    protocol: Annotated[Optional[str], typer.Option(
-        help="scannet19 | scannet20 | scannet200 | matterport21 | matterport40 | matterport80 | matterport160")] = None,
+    protocol: Annotated[Optional[choices.Protocol], typer.Option(help="Classes scored.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON.")] = None,
 ):
     """One confusion matrix over the scenes: IoU and accuracy per class, mIoU, mAcc, overall accuracy."""
@@ -448,8 +451,9 @@ def export(
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
     scene: Annotated[str, typer.Option(help="Scene id (ply).")] = "",
     of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = PURIFIED,
-    fmt: Annotated[str, typer.Option("--format", help="ply (one scene, class-coloured) | scannet-benchmark "
-                                                      "(<scene>.txt per scene, one id per vertex)")] = "ply",
+    fmt: Annotated[Literal["ply", "scannet-benchmark"], typer.Option(
+        "--format", help="ply: one scene, class-coloured; scannet-benchmark: <scene>.txt per scene, "
+                         "one id per vertex.")] = "ply",
     out: Annotated[Optional[Path], typer.Option("--out", help="PLY file (default scene.ply), or the "
                                                               "scannet-benchmark folder.")] = None,
 ):
@@ -466,8 +470,6 @@ def export(
         paths = export_benchmark(cfg.store, ids, of, out, only_done=not scenes)
         console.print(f"wrote {len(paths)} file(s) to {out}", highlight=False)
         return
-    if fmt != "ply":
-        _fail(f"--format {fmt!r}: expected ply or scannet-benchmark")
     if not scene:
         _fail("--scene is required")
     path = export_scene(cfg.store, scene, of, out or Path("scene.ply"), cfg.score.protocol)
@@ -488,6 +490,27 @@ def demo(
         raise typer.Exit(1)
     console.print(f"demo done: store {cfg.store}", highlight=False)
     console.print(f"report: {path} (PNGs beside it)", highlight=False)
+
+
+# ---- the config ------------------------------------------------------------------------------
+@app.command("config")
+@_guard
+def show_config(
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the JSON schema of a config file "
+                                                          "instead (for editors).")] = False,
+):
+    """Print the resolved config a run would use (defaults, then the file, then --set) as TOML."""
+    if schema:
+        import json
+
+        from geopurify.workflows.config import run_config_schema
+
+        typer.echo(json.dumps(run_config_schema(), indent=1))
+        return
+    from geopurify.workflows.config import run_config_toml
+
+    typer.echo(run_config_toml(_config(config, set, store=store)), nl=False)
 
 
 # ---- store inspection ----------------------------------------------------------------------
@@ -556,10 +579,10 @@ def main() -> None:
     try:
         app()
     except GeopurifyError as exc:  # raised while parsing, before a command's own guard
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:  # a read-only folder, a full disk, an unreachable scheduler
-        err_console.print(f"error: {_os_error_line(exc)}", highlight=False, soft_wrap=True)
+        err_console.print(f"error: {_os_error_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 
 
