@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
@@ -12,13 +13,17 @@ from rich.console import Console
 from geopurify.pipeline import choices
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.vocabulary import (
-    DONE, PURIFIED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_STALE,
+    DONE, FAILED, PURIFIED, SKIPPED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE,
+    model_group,
 )
 
 app = typer.Typer(help="GeoPurify: posed RGB-D scans -> open-vocabulary 3D semantic segmentation.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
+log = logging.getLogger("geopurify")
+_quiet = False
+"""Set by ``-q``: no progress bars, no info lines; results, warnings and errors still print."""
 
 # ---- options shared by the commands ------------------------------------------------------
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Run store (Zarr v3 folder).")]
@@ -32,6 +37,58 @@ SchedulerOpt = Annotated[Optional[str], typer.Option(
     "--scheduler", help="threads | processes | local-cluster | tcp://host:port")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Dask workers.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Recompute even groups that are done.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts).")]
+
+
+# ---- global options: version, verbosity -----------------------------------------------------
+def _show_version(value: bool) -> None:
+    if value:
+        from geopurify import __version__
+
+        console.print(f"geopurify {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print debug messages.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results, warnings and errors: "
+                                                             "no progress bars, no info lines.")] = False,
+):
+    """Options before the command: version and how much is said on stderr."""
+    global _quiet
+    _quiet = quiet and not verbose
+    _configure_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+def _configure_logging(level: int) -> None:
+    """The one place logging is set up: the ``geopurify`` loggers, through rich, on stderr."""
+    from rich.logging import RichHandler
+
+    if not any(isinstance(h, RichHandler) for h in log.handlers):
+        log.addHandler(RichHandler(console=err_console, show_time=False, show_path=False))
+        log.propagate = False
+    log.setLevel(level)
+
+
+def _progress_console() -> Console:
+    """Where progress bars draw: stderr, or nowhere under ``-q``."""
+    return Console(stderr=True, quiet=True) if _quiet else err_console
+
+
+def _print_json(data) -> None:
+    import json
+
+    print(json.dumps(data, indent=1, default=_json_default))
+
+
+def _json_default(value):
+    """numpy scalars and arrays, paths: as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 def _config(config: Path | None, sets: list[str] | None, **options):
@@ -55,6 +112,11 @@ def _toml_value(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _scene_list(scenes: list[str] | None) -> list[str] | None:
+    """``--scenes`` as the value of a ``*.scenes`` setting (None: keep the config's)."""
+    return list(scenes) if scenes else None
+
+
 def _fail(message: str, code: int = 2) -> None:
     from rich.markup import escape
 
@@ -65,7 +127,7 @@ def _fail(message: str, code: int = 2) -> None:
 def _run_scene_stage(command: str, cfg, scenes, force: bool) -> None:
     from geopurify.workflows.run_stage import run_stage
 
-    result = run_stage(command, cfg, scenes, force, console=err_console)
+    result = run_stage(command, cfg, scenes, force, console=_progress_console())
     for o in result.failed:
         err_console.print(f"[red]failed:[/red] {o.scene}: {o.error}", highlight=False, soft_wrap=True)
     console.print(result.summary(), highlight=False)
@@ -207,6 +269,7 @@ def distill(
 def select(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     k: Annotated[int, typer.Option("--k", help="How many training scenes to choose.")] = 20,
+    as_json: JsonOpt = False,
 ):
     """Choose K training scenes without labels (diversity of lift-only predictions and geometry)."""
     from geopurify.stages.distill.select import select_scenes as choose
@@ -214,6 +277,9 @@ def select(
 
     cfg = _config(config, set, store=store)
     chosen = choose(cfg.store, resolve_scenes(cfg, "select", scenes), k)
+    if as_json:
+        _print_json([{"scene": scene, "why": why} for scene, why in chosen])
+        return
     for scene, why in chosen:
         console.print(f"{scene}  {why}", highlight=False, soft_wrap=True)
 
@@ -259,20 +325,22 @@ def score(
 @_guard
 def query(
     prompts: Annotated[list[str], typer.Argument(help="Text prompts, e.g. \"a bicycle\".")],
+    scene: Annotated[str, typer.Option(help="Scene id.")],
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    scene: Annotated[str, typer.Option(help="Scene id.")] = "",
     out_ply: Annotated[Path, typer.Option("--out", help="PLY with a score_<i> property per prompt.")] = Path("scores.ply"),
     of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = PURIFIED,
     threshold: Annotated[float, typer.Option(help="Cosine above which a point counts as a hit.")] = 0.5,
+    as_json: JsonOpt = False,
 ):
     """Score any text prompt against a scene's purified (or fused) features, per point."""
     from geopurify.stages.purify.query import query_scene
     from geopurify.workflows.tables import print_query_summary
 
     cfg = _config(config, set, store=store)
-    if not scene:
-        _fail("--scene is required")
     result = query_scene(cfg.store, scene, list(prompts), out_ply, of=of, threshold=threshold)
+    if as_json:
+        _print_json(result)
+        return
     print_query_summary(result, console)
 
 
@@ -281,7 +349,7 @@ def _all_progress(total: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("[bold]all     "), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err_console)
+                    TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=_progress_console())
 
 
 def _run_all_and_report(cfg, force: bool, report_dir: Path | None):
@@ -290,7 +358,7 @@ def _run_all_and_report(cfg, force: bool, report_dir: Path | None):
     from geopurify.workflows.validate import validate
 
     for note in validate(cfg, "all"):  # said once, before the progress bar
-        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        log.info("note: %s", note)
     with _all_progress(0) as bar:
         task = bar.add_task("all", total=count_nodes(cfg), last="")
 
@@ -317,16 +385,24 @@ def _print_failures(result) -> None:
 @app.command("all")
 @_guard
 def run_everything(
-    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None, scenes: ScenesOpt = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
     report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
+    as_json: JsonOpt = False,
 ):
     """ingest -> fuse -> teacher -> distill -> purify -> score, one Dask graph, then the report."""
     from geopurify.workflows.reprocess import default_report_dir
 
-    cfg = _config(config, set, **{"store": store, "run.scheduler": scheduler, "run.workers": workers})
+    cfg = _config(config, set, **{"store": store, "dataset.scenes": _scene_list(scenes),
+                                  "run.scheduler": scheduler, "run.workers": workers})
     result, path = _run_all_and_report(cfg, force, report or default_report_dir(cfg.store))
     done = sum(o.status == DONE for o in result.outcomes)
+    if as_json:
+        _print_json({"counts": {s: sum(o.status == s for o in result.outcomes) for s in (DONE, SKIPPED, FAILED)},
+                     "outcomes": [{"stage": o.stage, "scene": o.scene, "status": o.status,
+                                   "seconds": round(o.seconds, 3), "error": o.error} for o in result.outcomes],
+                     "stores": result.stores, "report": str(path) if path is not None else None})
+        raise typer.Exit(1 if result.failed else 0)
     console.print(f"all: {done} steps computed, {len(result.failed)} failed; stores: {', '.join(result.stores)}",
                   highlight=False, soft_wrap=True)
     if path is not None:
@@ -338,14 +414,14 @@ def run_everything(
 @app.command()
 @_guard
 def reprocess(
-    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None, scenes: ScenesOpt = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
     report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
 ):
     """For cron: run only what is new or stale, under a store lock; one summary line."""
     from geopurify.workflows.reprocess import reprocess as run_reprocess
 
-    cfg = _config(config, set, store=store)
+    cfg = _config(config, set, **{"store": store, "dataset.scenes": _scene_list(scenes)})
     done = run_reprocess(cfg, wait, report)
     _print_failures(done.result)
     console.print(done.summary(), highlight=False, soft_wrap=True)
@@ -440,11 +516,15 @@ def show_config(
 # ---- store inspection ----------------------------------------------------------------------
 @app.command()
 @_guard
-def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None):
-    """Table of scene x stage: done / stale / incomplete / missing / failed, with timings."""
-    from rich.table import Table
-
-    from geopurify.workflows.status import store_status, student_state
+def status(
+    store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when anything is not done (stale, failed, "
+                                                        "incomplete, missing): for cron and CI.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Table of scene x stage: done / stale / incomplete / missing / failed, with each group's time."""
+    from geopurify.pipeline.selection import select_scenes
+    from geopurify.workflows.status import not_done, status_as_dict, store_status, student_state
 
     cfg = _config(config, set, store=store)
     if not cfg.store:
@@ -452,10 +532,28 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
     # judge with the given config only when the user gave one; else each group's own
     given = config is not None or bool(set) or Path("geopurify.toml").is_file()
     table = store_status(cfg.store, cfg if given else None)
+    student = student_state(cfg.store, table, cfg if given else None)
+    if scenes:
+        table = {s: table[s] for s in select_scenes(list(scenes), list(table), cfg.store)}
+    if as_json:
+        _print_json(status_as_dict(cfg.store, table, student))
+    else:
+        _print_status(cfg.store, table, student)
+    if check:
+        problems = not_done(table, student)
+        for line in problems:
+            err_console.print(f"not done: {line}", highlight=False, soft_wrap=True)
+        if problems:
+            raise typer.Exit(1)
+
+
+def _print_status(store: str, table, student) -> None:
+    from rich.table import Table
+
     colours = {STATE_DONE: "green", STATE_STALE: "yellow", STATE_INCOMPLETE: "red", STATE_FAILED: "red",
-               STATE_MISSING: "dim"}
+               STATE_MISSING: "dim", STATE_NOT_NEEDED: "dim"}
     commands = list(next(iter(table.values())).keys()) if table else []
-    view = Table(title=f"{cfg.store}")
+    view = Table(title=f"{store}")
     view.add_column("scene")
     for c in commands:
         view.add_column(c)
@@ -465,14 +563,13 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
         for c in commands:
             cell = row[c]
             t = f" {cell.seconds:.1f}s" if cell.seconds is not None else ""
-            cells.append(f"[{colours[cell.state]}]{cell.state}[/]{t}")
+            cells.append(f"[{colours.get(cell.state, 'red')}]{cell.state}[/]{t}")
             if cell.note:
                 notes.append(f"{scene_id}/{c}: {cell.note}")
         view.add_row(scene_id, *cells)
     console.print(view)
-    student = student_state(cfg.store, table, cfg if given else None)
     t = f" {student.seconds:.0f}s" if student.seconds is not None else ""
-    console.print(f"student (models/student): [{colours[student.state]}]{student.state}[/]{t}"
+    console.print(f"student ({model_group()}): [{colours.get(student.state, 'red')}]{student.state}[/]{t}"
                   + (f" ({student.note})" if student.note else ""), highlight=False)
     for note in notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)

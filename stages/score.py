@@ -1,4 +1,4 @@
-"""Score: one confusion matrix over the evaluated scenes (design.md section 7).
+"""Score: one confusion matrix over the evaluated scenes (design.md section 7.2).
 
 Predictions and ground truth are ids of a label space (NYU40 ids for ScanNet-20, ScanNet category
 ids for ScanNet200, ...); both are mapped to the protocol's class list with

@@ -1,6 +1,6 @@
 """Settings of the distill stage (design.md section 5). Import-light: no torch here.
 
-Every field is read by ``stages/distill``; the bracketed numbers in design.md are these defaults.
+Every field is read by ``stages/distill``; the bracketed numbers in design.md section 5 are the published settings.
 Fields marked ``NOT_FINGERPRINTED`` change speed or logging only, never the trained weights; the
 device training runs on (CPU or CUDA) is fingerprinted with them.
 """
@@ -43,7 +43,7 @@ class DistillConfig:
     voxel_size: Annotated[Float, Gt(0)] = 0.02
     """Grid of the student's input voxels (metres)."""
 
-    # ---- loss and mining (design.md section 5) ------------------------------------------
+    # ---- loss and mining (design.md section 5.3) ----------------------------------------
     anchors: Annotated[Int, Ge(1)] = 4096
     """Most anchor points per step; M = min(anchors, anchor_fraction * N)."""
     anchor_fraction: Annotated[Float, Interval(gt=0, le=1)] = 1.0 / 3.0

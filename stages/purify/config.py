@@ -40,7 +40,7 @@ class PurifyConfig:
     student group. Its content fingerprint, not the path, enters the stage fingerprint."""
     geo_position_scale: Annotated[Float, Gt(0)] = 0.2
     """Geometric affinity: position differences are divided by this (m). The three ``geo_*`` scales
-    are ``bench/tune_geometric.py``'s choice (README, "Measured here")."""
+    are ``bench/tune_geometric.py``'s choice (README, "Results")."""
     geo_normal_scale: Annotated[Float, Gt(0)] = 0.3
     """Geometric affinity: normal-direction differences (|n n^T - m m^T|, sign-free) divided by this."""
     geo_color_scale: Annotated[Float, Gt(0)] = 0.1

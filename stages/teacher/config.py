@@ -35,7 +35,7 @@ class TeacherConfig:
     network.py), so nearness enters here, as it does in the ``geometric`` and raw descriptors.
     0: the embedding alone. The default is the geometric teacher's own position weight, so the two
     teachers are compared and distilled alike; heavier blocks raise affinity purity but the student
-    distils worse from them (figures: the README's measured section)."""
+    distils worse from them (figures: the README's Results section)."""
     device: Device = field(default="cpu", metadata=NOT_FINGERPRINTED)
     """Torch device of ``ssl`` and ``ptv3`` inference (``cpu`` or ``cuda``); results agree to float
     precision."""

@@ -1,4 +1,4 @@
-"""Settings of the simulated 2D source (design.md section 3) and its presets. Import-light.
+"""Settings of the simulated 2D source (design.md section 3.5) and its presets. Import-light.
 
 Every noise parameter defaults to ``None``, meaning "the preset's value"; a value set in the config
 file or with ``--set fuse.simulated.<key>=...`` overrides the preset for that key only, and
