@@ -10,11 +10,16 @@ folder, removed at the end (nothing lands in the repository), the scene is conve
   zlib-compressed, poses and intrinsics as the format's float32) beside the mesh, labels and
   ``.txt``; frame i of the export is recorded as frame i, the indices the export skipped as frames
   with the invalid-pose marker and no bytes (``pipeline.synthetic.sens_file``);
+- what ScanNet's exporter would make of that ``.sens`` (poses and intrinsics through float32 and
+  ``%f``; the same JPEG and depth files): the raw scene's exact counterpart, since the
+  ``.sens``'s float32 cannot hold every digit of ../shared/data's intrinsics (a float64 halving
+  of the original's, 9 significant digits);
 - a nerfstudio capture: ``transforms.json`` (PINHOLE, OpenGL poses, +0.5 pixel centres), the
   colour files, the mesh as ``ply_file_path``, no depth (``pipeline.synthetic.nerfstudio_capture``).
 
 Each path is ingested, fused with the ``simulated`` source, purified (geometric) and scored. The
-nerfstudio capture has no depth, so it is compared with the native path fused with
+``.sens`` is compared with its export, and the nerfstudio capture, which has no depth, with the
+native path fused with
 ``fuse.use_depth = false``. Printed: mIoU (scannet19, scannet20) of the fused argmax and of the
 purified labels, whether per-class IoU and the stored arrays equal the reference's, the fuse
 stage's time (all of it, and its frame reading) per path, and the time to read every frame from
@@ -32,6 +37,28 @@ from pathlib import Path
 import numpy as np
 
 from layouts import DATA, purify_stage, run_stages, scores
+
+
+def export_of_sens(scan: Path, out_root: Path) -> Path:
+    """What ScanNet's exporter would write from the bench's ``.sens``: the scene's frames with poses
+    and intrinsics passed through the format's float32 and written with ``%f``; colour and depth
+    files linked (the .sens holds the same JPEG bytes and depth values)."""
+    from geopurify.pipeline.readers.checks import read_matrix
+
+    dst = out_root / scan.name
+    for sub in ("color", "depth", "pose", "intrinsic"):
+        (dst / sub).mkdir(parents=True)
+    for f in scan.iterdir():
+        if f.is_file():
+            (dst / f.name).symlink_to(f)
+    for sub in ("color", "depth"):
+        for f in (scan / sub).iterdir():
+            (dst / sub / f.name).symlink_to(f)
+    for sub in ("pose", "intrinsic"):
+        for f in (scan / sub).glob("*.txt"):
+            m = read_matrix(f).astype(np.float32)
+            (dst / sub / f.name).write_text("".join(" ".join(f"{x:f}" for x in row) + "\n" for row in m))
+    return dst
 
 
 def fuse_timings(store_path: str, scene: str) -> dict:
@@ -103,9 +130,11 @@ def main() -> None:
         t = time.perf_counter()
         scannet_to_nerfstudio(scan, work / "nerfstudio")
         ns_s = time.perf_counter() - t
+        export_of_sens(scan, work / "sens_export")
         runs = {  # name -> (config, reference name)
             "native (exported frames)": (cfg("native", "scannet", Path(args.root)), None),
-            "raw .sens": (cfg("sens", "scannet", work / "raw"), "native (exported frames)"),
+            "the .sens's export": (cfg("sens_export", "scannet", work / "sens_export"), None),
+            "raw .sens": (cfg("sens", "scannet", work / "raw"), "the .sens's export"),
             "native, use_depth = false": (cfg("native_nodepth", "scannet", Path(args.root), "fuse.use_depth=false"), None),
             "nerfstudio (no depth)": (cfg("nerfstudio", "nerfstudio", work / "nerfstudio", "fuse.use_depth=false"),
                                       "native, use_depth = false"),

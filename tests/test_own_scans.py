@@ -84,8 +84,9 @@ def parse_sens(path: Path) -> dict:
 
 
 def export_sens(raw_scene: Path, out_root: Path) -> Path:
-    """The exported layout of a .sens scene: colour as the very JPEG bytes of the recording, depth
-    PNGs of its decoded uint16, poses and intrinsics with every digit of their float32 values."""
+    """The exported layout of a .sens scene as ScanNet's exporter writes it (poses and intrinsics
+    with ``%f``, depth PNGs of the decoded uint16), but colour as the very JPEG bytes of the
+    recording (the exporter decodes and re-encodes them)."""
     from PIL import Image
 
     sens = parse_sens(raw_scene / f"{raw_scene.name}.sens")
@@ -97,7 +98,7 @@ def export_sens(raw_scene: Path, out_root: Path) -> Path:
             shutil.copyfile(f, dst / f.name)
 
     def matrix(path: Path, m) -> None:
-        path.write_text("\n".join(" ".join(repr(float(x)) for x in row) for row in np.asarray(m)) + "\n")
+        path.write_text("\n".join(" ".join(f"{x:f}" for x in row) for row in np.asarray(m, dtype=np.float32)) + "\n")
 
     matrix(dst / "intrinsic" / "intrinsic_color.txt", sens["K_color"])
     matrix(dst / "intrinsic" / "intrinsic_depth.txt", sens["K_depth"])

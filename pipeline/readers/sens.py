@@ -53,7 +53,7 @@ class SensHeader:
     color_extrinsic: np.ndarray
     depth_intrinsic: np.ndarray
     depth_extrinsic: np.ndarray
-    """(4, 4) float64 each (stored as float32)."""
+    """(4, 4) float64 each: the stored float32 values as the exporter writes them (``as_exported``)."""
     color_codec: str
     depth_codec: str
     color_size: tuple[int, int]
@@ -70,12 +70,19 @@ class SensEntry:
 
     index: int
     pose: np.ndarray
-    """(4, 4) float64 camera-to-world as stored (float32 values)."""
+    """(4, 4) float64 camera-to-world: the stored float32 values as the exporter writes them."""
     timestamps: tuple[int, int]
     color_offset: int
     color_bytes: int
     depth_offset: int
     depth_bytes: int
+
+
+def as_exported(m: np.ndarray) -> np.ndarray:
+    """A float32 matrix of the file as ScanNet's exporter writes it to text (``%f``: six decimals)
+    and a reader parses it back: a raw scene then has the very poses and intrinsics of its
+    official export, and gives the same results bit for bit. (-inf stays -inf.)"""
+    return np.array([float(f"{x:f}") for x in np.asarray(m, dtype=np.float64).ravel()]).reshape(np.shape(m))
 
 
 def _read_exact(fh, n: int, path: Path, what: str) -> bytes:
@@ -95,7 +102,7 @@ def read_header(fh, path: Path) -> SensHeader:
         raise InputError(path, f"sensor name of {name_len} bytes: not a valid .sens header")
     name = _read_exact(fh, name_len, path, "the header").decode("utf-8", errors="replace")
     values = _HEADER_AFTER_NAME.unpack(_read_exact(fh, _HEADER_AFTER_NAME.size, path, "the header"))
-    mats = [np.array(values[16 * i:16 * (i + 1)], dtype=np.float64).reshape(4, 4) for i in range(4)]
+    mats = [as_exported(np.array(values[16 * i:16 * (i + 1)]).reshape(4, 4)) for i in range(4)]
     color_type, depth_type, cw, ch, dw, dh, shift, count = values[64:]
     if color_type not in COLOUR_CODECS:
         raise InputError(path, f"unknown colour compression type {color_type} (known: "
@@ -142,7 +149,7 @@ def index_sens(path: Path) -> tuple[SensHeader, list[SensEntry]]:
             if pos > size:
                 raise InputError(path, f"truncated: frame {i} of {header.num_frames} needs bytes up to "
                                        f"{pos}, the file has {size}")
-            entries.append(SensEntry(index=i, pose=np.array(values[:16], dtype=np.float64).reshape(4, 4),
+            entries.append(SensEntry(index=i, pose=as_exported(np.array(values[:16]).reshape(4, 4)),
                                      timestamps=(values[16], values[17]), color_offset=color_at,
                                      color_bytes=n_color, depth_offset=depth_at, depth_bytes=n_depth))
     return header, entries
