@@ -114,6 +114,9 @@ def _check_evaluation(cfg: RunConfig) -> list[str]:
     if len(set(ev.seeds)) != len(ev.seeds):
         raise ConfigError("evaluation.seeds: a seed is listed twice")
     notes = []
+    if AFFINITY_STUDENT in ev.affinities and not (cfg.distill.train_scenes or cfg.train_dataset.kind):
+        notes.append("no training scenes (train_dataset, distill.train_scenes): no student is trained, "
+                     "so student pooling is left out")
     if cfg.purify.affinity != AFFINITY_STUDENT:
         notes.append(f"evaluation.affinities = {ev.affinities} replaces purify.affinity "
                      f"({cfg.purify.affinity!r}): each affinity writes its own group")

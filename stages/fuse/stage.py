@@ -90,6 +90,7 @@ class FuseStage(SceneStage):
     name = FUSED
     version = 1
     sections = ("fuse",)
+    reads = (POINTS,)
 
     # ---- run-level ----------------------------------------------------------------------
     def prepare(self, ctx: StageContext, scene_ids: list[str]) -> None:
@@ -98,7 +99,7 @@ class FuseStage(SceneStage):
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg = ctx.cfg.fuse
-        points = ctx.store.require_done(scene_group(scene_id, POINTS), "points (run ingest)")
+        upstream = self.upstream_fingerprints(ctx, scene_id)
         dataset = scene_dataset(ctx.store, scene_id)
         text, text_fp = require_current_text(ctx.store, cfg)
         source = make_source(cfg, text)
@@ -106,7 +107,7 @@ class FuseStage(SceneStage):
         if hasattr(source, "scene_identity"):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
-            POINTS: points["fingerprint"],
+            **upstream,
             # the frames are read here again: a touched frame makes fuse stale even before re-ingest
             "frames": files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset)),
             TEXT: text_fp,
