@@ -205,7 +205,7 @@ def select(
     k: Annotated[int, typer.Option("--k", help="How many training scenes to choose.")] = 20,
 ):
     """Choose K training scenes without labels (diversity of lift-only predictions and geometry)."""
-    from geopurify.stages.distill.select import select_scenes as choose
+    from geopurify.stages.distill.select import choose_training_scenes as choose
     from geopurify.workflows.run_stage import resolve_scenes
 
     cfg = _config(config, set, store=store)

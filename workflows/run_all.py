@@ -22,7 +22,7 @@ from geopurify.pipeline.errors import ConfigError, GeopurifyError
 from geopurify.pipeline.lock import store_lock
 from geopurify.pipeline.readers import list_scenes
 from geopurify.pipeline.schedule import compute_graph, store_for_scheduler
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
@@ -71,12 +71,12 @@ def training_patterns(cfg: RunConfig) -> list[str]:
 
 def scene_lists(cfg: RunConfig) -> tuple[list[str], list[str]]:
     """Evaluation and training scene ids; they must not overlap (never train on what is scored)."""
-    eval_ids = select_scenes(cfg.dataset.scenes, list_scenes(cfg.dataset), cfg.dataset.root)
+    eval_ids = match_scenes(cfg.dataset.scenes, list_scenes(cfg.dataset), cfg.dataset.root)
     train_ids: list[str] = []
     patterns = training_patterns(cfg)
     if patterns:
         source = training_source(cfg)
-        train_ids = select_scenes(patterns, list_scenes(source), source.root)
+        train_ids = match_scenes(patterns, list_scenes(source), source.root)
     overlap = sorted(set(eval_ids) & set(train_ids))
     if overlap:
         raise ConfigError(f"scene {overlap[0]} is both an evaluation and a training scene")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from geopurify.pipeline import config as cfgmod
 from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import GeopurifyError
+from geopurify.pipeline.readers import scene_source
 from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    AFFINITY_STUDENT, DISTILL_JOB, FAILED, GROUP_COMMAND, POINTS, STATE_DONE, STATE_FAILED,
+    AFFINITY_STUDENT, DISTILL_JOB, FAILED, GROUP_COMMAND, STATE_DONE, STATE_FAILED,
     STATE_INCOMPLETE, STATE_MISSING, STATE_STALE, model_group, purified_group, scene_group,
 )
 from geopurify.stages.distill.reads import READS as DISTILL_READS
@@ -49,13 +51,12 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
     seconds = round(sum(v for v in timings.values() if isinstance(v, (int, float))), 2)
     note = _skipped_frames_note(attrs)
     # judge against the given config, or else the config the group was made with
-    if cfg is None:
-        run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
-    else:  # a scene's raw files stay where it was ingested from (eval or training dataset)
-        recorded = store.attrs(scene_group(scene_id, POINTS)).get("config", {}).get("dataset")
-        run_cfg = cfgmod.merge(with_affinity(cfg, affinity), {"dataset": recorded}) if recorded else \
-            with_affinity(cfg, affinity)
     try:
+        if cfg is None:
+            run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
+        else:  # the scene's own dataset section (dataset or train_dataset), at the root given now
+            source = scene_source(store, scene_id, (cfg.dataset, cfg.train_dataset))
+            run_cfg = dataclasses.replace(with_affinity(cfg, affinity), dataset=source)
         expected = stage.fingerprint(StageContext(store.path, run_cfg), scene_id)
     except GeopurifyError as exc:
         return Cell(STATE_STALE, seconds, f"inputs unavailable: {exc}")

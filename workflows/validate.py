@@ -11,6 +11,7 @@ from geopurify.pipeline.readers import get_reader
 from geopurify.pipeline.schedule import check_scheduler
 from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import check as check_distill
+from geopurify.stages.fuse.checkpoint import LOCAL_DIR, checkpoint_kind
 from geopurify.stages.fuse.stage import check_config as check_fuse
 from geopurify.stages.labelsets import protocol_ids
 from geopurify.stages.purify.config import AFFINITIES
@@ -80,9 +81,9 @@ def _check_fuse_paths(cfg: RunConfig) -> None:
     ckpt = fuse.openclip.checkpoint
     uses_openclip = fuse.source == "openclip" or fuse.text_encoder_kind() == "openclip"
     if uses_openclip and ckpt:
-        local = ckpt[len("local-dir:"):] if ckpt.startswith("local-dir:") else ckpt
-        looks_like_path = ckpt.startswith("local-dir:") or "/" in ckpt or Path(ckpt).suffix
-        if looks_like_path and not Path(local).exists():
+        kind = checkpoint_kind(ckpt)
+        local = ckpt[len(LOCAL_DIR):] if kind == "local-dir" else ckpt
+        if kind in ("file", "local-dir") and not Path(local).exists():
             raise InputError(local, "fuse.openclip.checkpoint: not found")
 
 

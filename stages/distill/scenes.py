@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from geopurify.pipeline.errors import StoreError
+from geopurify.pipeline.rows import unit_rows_tensor
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
     FEAT, FUSED, GROUP_COMMAND, NORMAL, POINTS, RGB, STATE_INCOMPLETE, STATE_MISSING, TEACHER, XYZ, scene_folder,
@@ -23,7 +24,6 @@ from geopurify.pipeline.vocabulary import (
 )
 
 from .reads import READS
-from .mining import unit_rows
 
 
 
@@ -96,7 +96,7 @@ def load_training_scene(store: Store, scene: str) -> TrainingScene:
         raise StoreError(f"{store.path}/scenes/{scene}: points ({n}), fused ({fused.shape[0]}) and "
                          f"teacher ({teacher.shape[0]}) disagree on the number of points")
     return TrainingScene(scene, xyz, store.read(pts, RGB).astype(np.uint8),
-                         store.read(pts, NORMAL).astype(np.float32), fused, unit_rows(teacher))
+                         store.read(pts, NORMAL).astype(np.float32), fused, unit_rows_tensor(teacher))
 
 
 def current_fingerprints(run_cfg, store_path: str, scenes: list[str]) -> dict[str, dict[str, str]]:
