@@ -272,7 +272,7 @@ def select(
     as_json: JsonOpt = False,
 ):
     """Choose K training scenes without labels (diversity of lift-only predictions and geometry)."""
-    from geopurify.stages.distill.select import select_scenes as choose
+    from geopurify.stages.distill.select import choose_training_scenes as choose
     from geopurify.workflows.run_stage import resolve_scenes
 
     cfg = _config(config, set, store=store)
@@ -523,7 +523,7 @@ def status(
     as_json: JsonOpt = False,
 ):
     """Table of scene x stage: done / stale / incomplete / missing / failed, with each group's time."""
-    from geopurify.pipeline.selection import select_scenes
+    from geopurify.pipeline.selection import match_scenes
     from geopurify.workflows.status import not_done, status_as_dict, store_status, student_state
 
     cfg = _config(config, set, store=store)
@@ -534,7 +534,7 @@ def status(
     table = store_status(cfg.store, cfg if given else None)
     student = student_state(cfg.store, table, cfg if given else None)
     if scenes:
-        table = {s: table[s] for s in select_scenes(list(scenes), list(table), cfg.store)}
+        table = {s: table[s] for s in match_scenes(list(scenes), list(table), cfg.store)}
     if as_json:
         _print_json(status_as_dict(cfg.store, table, student))
     else:

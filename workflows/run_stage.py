@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from geopurify.pipeline import runlog
 from geopurify.pipeline.readers import list_scenes
 from geopurify.pipeline.schedule import run_stage_over_scenes, store_for_scheduler
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.stage import Outcome, StageContext
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import DONE, FAILED, SKIPPED
@@ -47,11 +47,11 @@ def resolve_scenes(cfg: RunConfig, command: str, patterns: list[str] | None) -> 
     patterns = list(patterns or cfg.dataset.scenes)
     if command == "ingest":
         available = list_scenes(cfg.dataset)
-        return select_scenes(patterns, available, cfg.dataset.root)
+        return match_scenes(patterns, available, cfg.dataset.root)
     available = Store(cfg.store, create=False).scene_ids()
     if not patterns:
         return available
-    return select_scenes(patterns, available, cfg.store)
+    return match_scenes(patterns, available, cfg.store)
 
 
 def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, force: bool = False,
