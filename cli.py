@@ -61,6 +61,8 @@ def _run_scene_stage(command: str, cfg, scenes, force: bool) -> None:
     result = run_stage(command, cfg, scenes, force, console=err_console)
     for o in result.failed:
         err_console.print(f"[red]failed:[/red] {o.scene}: {o.error}", highlight=False, soft_wrap=True)
+    if result.log_error:
+        err_console.print(f"[yellow]warning:[/yellow] {result.log_error}", highlight=False, soft_wrap=True)
     console.print(result.summary(), highlight=False)
     if result.failed:
         raise typer.Exit(1)
@@ -306,6 +308,8 @@ def _run_all_and_report(cfg, force: bool, report_dir: Path | None):
 def _print_failures(result) -> None:
     for o in result.failed:
         err_console.print(f"[red]failed:[/red] {o.stage} {o.scene}: {o.error}", highlight=False, soft_wrap=True)
+    for line in getattr(result, "log_errors", []):
+        err_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
 
 
 @app.command("all")
@@ -426,7 +430,8 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
     # judge with the given config only when the user gave one; else each group's own
     given = config is not None or bool(set) or Path("geopurify.toml").is_file()
     table = store_status(cfg.store, cfg if given else None)
-    colours = {"done": "green", "stale": "yellow", "incomplete": "red", "failed": "red", "missing": "dim"}
+    colours = {"done": "green", "stale": "yellow", "incomplete": "red", "failed": "red", "missing": "dim",
+               "damaged": "red"}
     commands = list(next(iter(table.values())).keys()) if table else []
     view = Table(title=f"{cfg.store}")
     view.add_column("scene")
@@ -449,6 +454,25 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
                   + (f" ({student.note})" if student.note else ""), highlight=False)
     for note in notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_guard
+def verify(store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None):
+    """Read every chunk of every complete group; mark what fails as damaged (status shows it, the
+    next run recomputes it). Exits 1 when something is damaged."""
+    from geopurify.workflows.verify import verify_store
+
+    cfg = _config(config, set, store=store)
+    if not cfg.store:
+        _fail("no store: pass --store or set store in the config")
+    result = verify_store(cfg.store, scenes)
+    for f in result.damaged:
+        err_console.print(f"[red]damaged:[/red] {f.reason}" + (f" ({f.marked})" if f.marked else ""),
+                          highlight=False, soft_wrap=True)
+    console.print(result.summary(), highlight=False, soft_wrap=True)
+    if result.damaged:
+        raise typer.Exit(1)
 
 
 def main() -> None:

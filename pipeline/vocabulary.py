@@ -63,6 +63,8 @@ STATE_DONE = "done"
 STATE_STALE = "stale"
 STATE_INCOMPLETE = "incomplete"
 STATE_MISSING = "missing"
+STATE_DAMAGED = "damaged"
+"""Complete, but ``verify`` found a chunk that does not decode or is missing: recomputed by the next run."""
 
 # ---- commands and the groups they write ------------------------------------------------------
 COMMAND_GROUP = {"ingest": POINTS, "fuse": FUSED, "teacher": TEACHER, "purify": PURIFIED}

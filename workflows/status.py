@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from geopurify.pipeline import config as cfgmod
 from geopurify.pipeline import runlog
+from geopurify.pipeline.chunks import DAMAGED, has_checksums
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import STATE_DAMAGED
 
 from geopurify.stages.purify.config import AFFINITIES
 from geopurify.stages.purify.stage import purify_group
@@ -21,7 +23,7 @@ from .registry import GROUP_OF, UPSTREAM, scene_stage
 @dataclass
 class Cell:
     state: str
-    """``done``, ``stale``, ``incomplete``, ``missing`` or ``failed``."""
+    """``done``, ``stale``, ``damaged``, ``incomplete``, ``missing`` or ``failed``."""
     seconds: float | None = None
     note: str = ""
 
@@ -45,7 +47,9 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
         return Cell("incomplete" if attrs else "missing")
     timings = attrs.get("timings", {})
     seconds = round(sum(v for v in timings.values() if isinstance(v, (int, float))), 2)
-    note = _skipped_frames_note(attrs)
+    if attrs.get(DAMAGED):
+        return Cell(STATE_DAMAGED, seconds, attrs[DAMAGED])  # names the chunk and the repair
+    note = "; ".join(n for n in (_skipped_frames_note(attrs), _checksum_note(attrs)) if n)
     # judge against the given config, or else the config the group was made with
     if cfg is None:
         run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
@@ -64,6 +68,13 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
 
 def _with_affinity(cfg: RunConfig, affinity: str) -> RunConfig:
     return dataclasses.replace(cfg, purify=dataclasses.replace(cfg.purify, affinity=affinity))
+
+
+def _checksum_note(attrs: dict) -> str:
+    return "" if has_checksums(attrs) else NO_CHECKSUMS
+
+
+NO_CHECKSUMS = "no checksums: written before stores were checksummed (`verify` cannot see flipped bits)"
 
 
 def _skipped_frames_note(attrs: dict) -> str:
@@ -114,6 +125,8 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
             return Cell("failed", note=failed.get("error", "") + where)
         return Cell("incomplete" if attrs else "missing")
     seconds = attrs.get("training", {}).get("seconds")
+    if attrs.get(DAMAGED):
+        return Cell(STATE_DAMAGED, seconds, attrs[DAMAGED])
     for scene, groups in attrs.get("inputs", {}).items():
         row = table.get(scene, {})
         for command, group in (("fuse", "fused"), ("teacher", "teacher")):
@@ -126,4 +139,4 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
         trained = cfgmod.from_dict(DistillConfig, attrs.get("config", {}), "distill.")
         if cfgmod.fingerprinted_dict(trained) != cfgmod.fingerprinted_dict(cfg.distill):
             return Cell("stale", seconds, "distill settings changed")
-    return Cell("done", seconds)
+    return Cell("done", seconds, _checksum_note(attrs))

@@ -65,7 +65,7 @@ def check_training_scene(store: Store, scene: str,
 
 
 def fused_dim(store: Store, scene: str) -> int:
-    return int(store.group(Store.scene_group_path(scene, "fused"))["feat"].shape[1])
+    return int(store.array(Store.scene_group_path(scene, "fused"), "feat").shape[1])
 
 
 @dataclass

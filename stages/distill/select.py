@@ -76,7 +76,7 @@ def summarise(store: Store, scene: str, text: np.ndarray) -> SceneSummary:
     store.require_done(fused_path, f"fused features of {scene!r} (run fuse)")
     pts = Store.scene_group_path(scene, "points")
     store.require_done(pts, f"points of {scene!r} (run ingest)")
-    shares = lift_only_shares(store.group(fused_path)["feat"], text)
+    shares = lift_only_shares(store.array(fused_path, "feat"), text)
     return SceneSummary(scene, shares, geometry_summary(store.read(pts, "xyz"), store.read(pts, "normal")))
 
 

@@ -149,7 +149,7 @@ def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: 
     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
     xyz = store.read(Store.scene_group_path(scene_id, "points"), "xyz")
-    feat = store.group(group)["feat"]
+    feat = store.array(group, "feat")
     if feat.shape[0] != len(xyz):
         raise StoreError(f"{store.path}/{group}/feat: {feat.shape[0]} rows for {len(xyz)} points")
     scores = point_scores(feat, emb.astype(np.float32))
