@@ -234,6 +234,7 @@ class Store:
         started = time.perf_counter()
         if not _is_local(self.path):
             return self._write_in_place(path, arrays, attrs, chunk_rows, started)
+        self.attrs(path)  # a group that cannot be read (permissions, I/O) is raised, never replaced blindly
         swap.remove_abandoned(self.path)
         staged = swap.new_staging_folder(self.path, path)
         try:
