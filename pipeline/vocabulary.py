@@ -63,6 +63,8 @@ STATE_DONE = "done"
 STATE_STALE = "stale"
 STATE_INCOMPLETE = "incomplete"
 STATE_MISSING = "missing"
+STATE_DAMAGED = "damaged"
+"""Complete, but ``verify`` found a chunk that does not decode or is missing: recomputed by the next run."""
 STATE_FAILED = FAILED
 """The last try failed (the run log says why)."""
 STATE_NOT_NEEDED = "not needed"

@@ -44,6 +44,8 @@ class AllResult:
     """The main store, then one per further evaluation seed."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time per stage, summed over scenes."""
+    log_errors: list[str] = field(default_factory=list)
+    """Run-log writes that failed (a read-only or full store); the outcomes keep their own reasons."""
 
     @property
     def failed(self) -> list[Outcome]:
@@ -217,7 +219,9 @@ def _run_seeds(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force:
         Store(run_cfg.store)
         nodes = build_run_graph(run_cfg, eval_ids, trains, force, student_from)
         outcomes = compute_graph(nodes, run_cfg.run.scheduler, run_cfg.run.workers, on_result)
-        runlog.append(run_cfg.store, outcomes, run_id)
+        log_error = runlog.try_append(run_cfg.store, outcomes, run_id)
+        if log_error:
+            result.log_errors.append(log_error)
         result.outcomes += outcomes
         result.stores.append(run_cfg.store)
         if any(o.status == FAILED for o in outcomes):

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 class StageRun:
     command: str
     outcomes: list[Outcome]
+    log_error: str = ""
+    """Why the run log could not be written ('' when it was)."""
 
     @property
     def failed(self) -> list[Outcome]:
@@ -79,8 +81,8 @@ def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, for
         except BaseException:
             bar.live.transient = True  # the error is the one line left on the terminal
             raise
-    runlog.append(cfg.store, outcomes, run_id or uuid.uuid4().hex[:8])
-    return StageRun(command, outcomes)
+    log_error = runlog.try_append(cfg.store, outcomes, run_id or uuid.uuid4().hex[:8])
+    return StageRun(command, outcomes, log_error)
 
 
 __all__ = ["GROUP_OF", "StageRun", "resolve_scenes", "run_stage"]

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from geopurify.pipeline import config as cfgmod
 from geopurify.pipeline import runlog
+from geopurify.pipeline.chunks import DAMAGED, has_checksums
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.readers import scene_source
 from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    AFFINITY_STUDENT, DISTILL_JOB, FAILED, GROUP_COMMAND, STATE_DONE, STATE_FAILED,
+    AFFINITY_STUDENT, DISTILL_JOB, FAILED, GROUP_COMMAND, STATE_DAMAGED, STATE_DONE, STATE_FAILED,
     STATE_INCOMPLETE, STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE, model_group, purified_group,
     scene_group,
 )
@@ -26,8 +27,8 @@ from .registry import GROUP_OF, UPSTREAM, scene_stage, with_affinity
 @dataclass
 class Cell:
     state: str
-    """``done``, ``stale``, ``incomplete``, ``missing``, ``failed``, or ``not needed`` (a training
-    scene's purify: training scenes are fused and taught, never purified)."""
+    """``done``, ``stale``, ``damaged``, ``incomplete``, ``missing``, ``failed``, or ``not needed`` (a
+    training scene's purify: training scenes are fused and taught, never purified)."""
     seconds: float | None = None
     note: str = ""
 
@@ -50,7 +51,9 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
             return Cell(STATE_FAILED, note=failed.get("error", ""))
         return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
     seconds = group_seconds(attrs.get("timings", {}))
-    note = _skipped_frames_note(attrs)
+    if attrs.get(DAMAGED):
+        return Cell(STATE_DAMAGED, seconds, attrs[DAMAGED])  # names the chunk and the repair
+    note = "; ".join(n for n in (_skipped_frames_note(attrs), _checksum_note(attrs)) if n)
     # judge against the given config, or else the config the group was made with
     try:
         if cfg is None:
@@ -79,6 +82,13 @@ def group_seconds(timings: dict) -> float | None:
     if main is None:
         return None
     return round(main + (number("write_s") or 0.0), 2)
+
+
+def _checksum_note(attrs: dict) -> str:
+    return "" if has_checksums(attrs) else NO_CHECKSUMS
+
+
+NO_CHECKSUMS = "no checksums: written before stores were checksummed (`verify` cannot see flipped bits)"
 
 
 def _skipped_frames_note(attrs: dict) -> str:
@@ -132,6 +142,8 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
             return Cell(STATE_FAILED, note=failed.get("error", "") + where)
         return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
     seconds = attrs.get("training", {}).get("seconds")
+    if attrs.get(DAMAGED):
+        return Cell(STATE_DAMAGED, seconds, attrs[DAMAGED])
     for scene, groups in attrs.get("inputs", {}).items():
         row = table.get(scene, {})
         for group in DISTILL_READS:
@@ -145,7 +157,7 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
         trained = cfgmod.from_dict(DistillConfig, attrs.get("config", {}), "distill.")
         if cfgmod.fingerprinted_dict(trained) != cfgmod.fingerprinted_dict(cfg.distill):
             return Cell(STATE_STALE, seconds, "distill settings changed")
-    return Cell(STATE_DONE, seconds)
+    return Cell(STATE_DONE, seconds, _checksum_note(attrs))
 
 
 def not_done(table: dict[str, dict[str, Cell]], student: Cell) -> list[str]:

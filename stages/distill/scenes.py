@@ -68,7 +68,7 @@ def check_training_scene(store: Store, scene: str,
 
 
 def fused_dim(store: Store, scene: str) -> int:
-    return int(store.group(scene_group(scene, FUSED))[FEAT].shape[1])
+    return int(store.array(scene_group(scene, FUSED), FEAT).shape[1])
 
 
 @dataclass

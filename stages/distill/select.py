@@ -77,7 +77,7 @@ def summarise(store: Store, scene: str, text: np.ndarray) -> SceneSummary:
     store.require_done(fused_path, f"fused features of {scene!r} (run fuse)")
     pts = scene_group(scene, POINTS)
     store.require_done(pts, f"points of {scene!r} (run ingest)")
-    shares = lift_only_shares(store.group(fused_path)[FEAT], text)
+    shares = lift_only_shares(store.array(fused_path, FEAT), text)
     return SceneSummary(scene, shares, geometry_summary(store.read(pts, XYZ), store.read(pts, NORMAL)))
 
 

@@ -153,7 +153,7 @@ def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: 
     emb = unit_rows(emb)
 
     xyz = store.read(scene_group(scene_id, POINTS), XYZ)
-    feat = store.group(group)[FEAT]
+    feat = store.array(group, FEAT)
     if feat.shape[0] != len(xyz):
         raise StoreError(f"{store.path}/{group}/feat: {feat.shape[0]} rows for {len(xyz)} points")
     scores = point_scores(feat, emb.astype(np.float32))
