@@ -16,7 +16,7 @@ import pytest
 
 from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.readers import DatasetConfig, list_scenes, read_scene
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.synthetic import generate_scene
@@ -367,8 +367,8 @@ def test_one_folder_per_capture_and_scene_selection(scenes, tmp_path):
     ds = DatasetConfig("nerfstudio", str(tmp_path / "root"))
     assert list_scenes(ds) == ["kitchen_phone", "kitchen_tablet", "office"]
     (tmp_path / "list.txt").write_text("office  # the one room\n")
-    assert select_scenes(["kitchen_*"], list_scenes(ds), "root") == ["kitchen_phone", "kitchen_tablet"]
-    assert select_scenes([f"@{tmp_path / 'list.txt'}"], list_scenes(ds), "root") == ["office"]
+    assert match_scenes(["kitchen_*"], list_scenes(ds), "root") == ["kitchen_phone", "kitchen_tablet"]
+    assert match_scenes([f"@{tmp_path / 'list.txt'}"], list_scenes(ds), "root") == ["office"]
     assert read_scene(ds, "office").scene_id == "office"
 
 
