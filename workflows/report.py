@@ -126,6 +126,11 @@ def markdown(data: dict, pngs: list[Path]) -> str:
     lines += [f"- {line}" for line in describe(data["provenance"])]
     lines += ["", "## Results", "", "As the papers print them (mean over " + over + "; per scene and per class in "
               "`per_scene.csv` and `per_class.csv`):", ""] + report_tables.paper_table(data)
+    student = data["provenance"].get("student") or {}
+    if student.get("steps"):
+        lines += ["", f"The student behind student pooling was trained for {student['steps']} steps "
+                      f"({student['epochs']} epochs over {len(student.get('training_scenes') or [])} scene(s): "
+                      f"{', '.join(student.get('training_scenes') or [])})."]
     lines += ["", "In detail:", "",
               f"Protocol `{data['protocol']}`; scenes: {', '.join(data['scenes'])}; "
               + (f"{len(data['stores'])} simulator seed(s), one store each." if simulated
