@@ -50,7 +50,7 @@ def scene_payload(store: Store, scene: str) -> dict:
                 labels.append(key)
             entry["labels"] = labels.index(key)
         layers.append(entry)
-    return {"scene": scene, "points": int(len(data.xyz)), "xyz": _b64((data.xyz - centre).astype("<f4")),
+    return {"scene": scene, "count": int(len(data.xyz)), "positions": _b64((data.xyz - centre).astype("<f4")),
             "layers": layers, "labels": labels, "default": data.default_layer(),
             "legend": [{"id": e.id, "name": e.name, "colour": list(e.colour), "in_gt": e.in_ground_truth}
                        for e in data.legend]}
