@@ -32,7 +32,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
-def build_store(store: str, root: Path, scene: str) -> None:
+def build_store(store: str, root: Path, scene: str, keep_features: bool = True) -> None:
     from geopurify.pipeline.stage import StageContext, run_scene
     from geopurify.stages.fuse.stage import FuseStage
     from geopurify.stages.ingest.stage import IngestStage
@@ -41,7 +41,8 @@ def build_store(store: str, root: Path, scene: str) -> None:
 
     cfg = load_run_config(None, [f"store={store!r}", "dataset.kind='scannet'", f"dataset.root={str(root)!r}",
                                  "fuse.source='simulated'", "fuse.text_encoder='hashed'",
-                                 "purify.affinity='geometric'", "purify.keep_features=true"], search_cwd=False)
+                                 "purify.affinity='geometric'",
+                                 f"purify.keep_features={'true' if keep_features else 'false'}"], search_cwd=False)
     ctx = StageContext(cfg.store, cfg)
     for stage in (IngestStage(), FuseStage(), PurifyStage("geometric")):
         stage.prepare(ctx, [scene])
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument("--store", default="/tmp/geopurify-bench-viewer.zarr")
     parser.add_argument("--scene", default="scene0000_00")
     parser.add_argument("--root", default=str(DATA / "scannet" / "scans"))
+    parser.add_argument("--labels-only", action="store_true",
+                        help="purify without keeping features (much faster to build): queries then score "
+                             "the fused features, of the same width")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -114,10 +118,10 @@ def main() -> None:
         if not (Path(args.root) / args.scene).is_dir():
             raise SystemExit(f"{args.root}/{args.scene}: not found (../shared/data missing?)")
         t = time.perf_counter()
-        build_store(args.store, Path(args.root), args.scene)
+        build_store(args.store, Path(args.root), args.scene, keep_features=not args.labels_only)
         print(f"built {args.store} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     big = write_repeated(args.store, args.scene)
-    print(f"{'scene':<20} {'points':>9} {'load s':>7} {'first draw s':>13} {'query s':>8} {'query+draw s':>13}")
+    print(f"{'scene':<20} {'points':>9} {'queried':>18} {'load s':>7} {'first draw s':>13} {'query s':>8} {'query+draw s':>13}")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         for scene in (args.scene, big):
@@ -132,7 +136,7 @@ def main() -> None:
             t = time.perf_counter()
             viewer.ask("chair")
             round_trip = time.perf_counter() - t
-            print(f"{scene:<20} {len(viewer.data.xyz):>9,} {load:>7.2f} {draw:>13.2f} "
+            print(f"{scene:<20} {len(viewer.data.xyz):>9,} {viewer.prompter.group:>18} {load:>7.2f} {draw:>13.2f} "
                   f"{statistics.median(asks):>8.3f} {round_trip:>13.3f}", flush=True)
             page.close()
             viewer.stop()
