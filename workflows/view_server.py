@@ -15,7 +15,7 @@ import numpy as np
 from geopurify.pipeline.errors import ConfigError, StoreError
 from geopurify.pipeline.store import Store
 
-from .plots import point_spacing
+from .plots import drawing_spacing
 from .view_layers import COLOUR, GROUND_TRUTH, SceneLayers, load_scene, viewable_scenes
 from .view_query import Answer, Prompter, box_segments
 
@@ -111,7 +111,7 @@ class Viewer:
             self.answer, self.isolated = None, None
             self.prompt.value = ""
             self.query_result.content = ""
-            spacing = point_spacing(self.data.xyz.astype(np.float64))
+            spacing = drawing_spacing(self.data.xyz.astype(np.float64))
             self.size.value = round(float(np.clip(150 * spacing, 0.2, 10.0)), 1)
             self.surface.disabled = self.data.faces is None
             self.surface.value = self.data.faces is not None
