@@ -16,7 +16,7 @@ import numpy as np
 from geopurify.pipeline import vocabulary as V
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
-from geopurify.stages.labelsets import UNLABELLED_COLOUR, class_colours, label_set, to_protocol_index
+from geopurify.stages.labelsets import class_colours, label_set, to_protocol_index
 from geopurify.stages.score import ground_truth, predictions, recorded_vocab
 
 from .plots import NOT_EVALUATED, RIGHT, WRONG
@@ -149,5 +149,3 @@ def legend(gt: np.ndarray | None, preds: list[np.ndarray], vocab: str) -> list[L
     return ([LegendEntry(i, name_of[i], colour(i), True) for i in in_gt]
             + [LegendEntry(i, name_of[i], colour(i), False) for i in predicted])
 
-
-OTHER_COLOUR = UNLABELLED_COLOUR
