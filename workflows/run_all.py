@@ -25,6 +25,7 @@ from geopurify.pipeline.schedule import compute_graph, store_for_scheduler
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import purified_group as purify_group
 
 from .config import RunConfig
 from .joins import distill_student, teacher_checkpoint
@@ -111,30 +112,38 @@ def _run_join(job, cfg, *args) -> Outcome:
 
 
 def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force: bool,
-                student_from: str | None = None) -> list:
-    """All nodes of one store's run, in an order fit for reporting."""
-    eval_ctx = StageContext(cfg.store, cfg)
-    train_ctx = StageContext(cfg.store, dataclasses.replace(cfg, dataset=cfg.train_dataset))
+                student_from: str | None = None, run_id: str = "",
+                labels: list[tuple[str, str]] | None = None) -> list:
+    """All nodes of one store's run, in an order fit for reporting; ``labels`` (when given) gets
+    each node's (scene, stage), for reporting a node the cluster lost."""
+    eval_ctx = StageContext(cfg.store, cfg, run_id)
+    train_ctx = StageContext(cfg.store, dataclasses.replace(cfg, dataset=cfg.train_dataset), run_id)
     ctx_of = {**{s: eval_ctx for s in eval_ids}, **{s: train_ctx for s in train_ids}}
     ingest, fuse, teacher = scene_stage("ingest"), scene_stage("fuse"), scene_stage("teacher")
     nodes = []
-    text = dask.delayed(_prepare, pure=False)(fuse, eval_ctx, eval_ids + train_ids)
-    teacher_ready = dask.delayed(_run_join, pure=False)(teacher_checkpoint, cfg)
-    nodes += [text, teacher_ready]
+    labels = labels if labels is not None else []
+
+    def add(node, scene: str, stage: str):
+        nodes.append(node)
+        labels.append((scene, stage))
+        return node
+
+    text = add(dask.delayed(_prepare, pure=False)(fuse, eval_ctx, eval_ids + train_ids), "*", "text")
+    teacher_ready = add(dask.delayed(_run_join, pure=False)(teacher_checkpoint, cfg),
+                        "*", teacher_checkpoint.__name__)
     fused, taught = {}, {}
     for sid in eval_ids + train_ids:
         ctx = ctx_of[sid]
-        ing = _node(run_scene, ingest, ctx, sid, force)
-        fused[sid] = _node(run_scene, fuse, ctx, sid, force, upstream=[ing, text])
-        taught[sid] = _node(run_scene, teacher, ctx, sid, force, upstream=[ing, teacher_ready])
-        nodes += [ing, fused[sid], taught[sid]]
+        ing = add(_node(run_scene, ingest, ctx, sid, force), sid, ingest.name)
+        fused[sid] = add(_node(run_scene, fuse, ctx, sid, force, upstream=[ing, text]), sid, fuse.name)
+        taught[sid] = add(_node(run_scene, teacher, ctx, sid, force, upstream=[ing, teacher_ready]),
+                          sid, teacher.name)
     student = None
     if student_from is None and train_ids:
-        student = dask.delayed(_run_join, pure=False)(
+        student = add(dask.delayed(_run_join, pure=False)(
             distill_student, cfg, train_ids, force,
-            dask.delayed(list)([fused[s] for s in train_ids] + [taught[s] for s in train_ids]))
-        nodes.append(student)
-    purified = []
+            dask.delayed(list)([fused[s] for s in train_ids] + [taught[s] for s in train_ids]), run_id),
+            "*", distill_student.__name__)
     for affinity in cfg.evaluation.affinities:
         if affinity == "student" and student is None and student_from is None:
             continue  # no training scenes: nothing to distill
@@ -142,9 +151,8 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
             cfg.purify, affinity=affinity, **({"student": student_from} if student_from else {})))
         for sid in eval_ids:
             up = [fused[sid], taught[sid]] + ([student] if student is not None and affinity == "student" else [])
-            node = _node(run_purify, StageContext(cfg.store, stage_cfg), sid, force, upstream=up)
-            purified.append(node)
-    nodes += purified
+            add(_node(run_purify, StageContext(cfg.store, stage_cfg, run_id), sid, force, upstream=up),
+                sid, purify_group(affinity))
     return nodes
 
 
@@ -189,8 +197,13 @@ def _run_seeds(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force:
             run_cfg = dataclasses.replace(_with_seed(cfg, seed), store=seed_store_path(cfg.store, seed))
             student_from, trains = cfg.store, []
         Store(run_cfg.store)
-        nodes = build_graph(run_cfg, eval_ids, trains, force, student_from)
-        outcomes = compute_graph(nodes, run_cfg.run.scheduler, run_cfg.run.workers, on_result)
+        labels: list[tuple[str, str]] = []
+        nodes = build_graph(run_cfg, eval_ids, trains, force, student_from, run_id, labels)
+
+        def lost(i: int, reason: str) -> Outcome:  # the cluster could not return this node's outcome
+            return Outcome(labels[i][0], labels[i][1], "failed", error=reason)
+
+        outcomes = compute_graph(nodes, run_cfg.run.scheduler, run_cfg.run.workers, on_result, lost)
         runlog.append(run_cfg.store, outcomes, run_id)
         result.outcomes += outcomes
         result.stores.append(run_cfg.store)

@@ -15,6 +15,7 @@ from geopurify.stages.purify.config import AFFINITIES
 from geopurify.stages.purify.stage import purify_group
 
 from .config import RunConfig
+from .job_log import DISTILL_JOB, last_failure
 from .registry import GROUP_OF, UPSTREAM, scene_stage
 
 
@@ -105,13 +106,15 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
 
     store = Store(store_path, create=False)
     attrs = store.attrs(MODEL_GROUP)
-    failed = runlog.last_outcomes(store_path).get(("*", "distill_student"))
-    if failed is not None and failed.get("status") != "failed":
-        failed = None
+    # the latest distill run (``distill``, ``all``, ``reprocess`` all log it) failed after the stored
+    # student was written: the student is "failed", even though an older one is kept beside it
+    failed = last_failure(store_path, DISTILL_JOB)
     if not attrs.get("complete") or (failed is not None and failed["time"] >= attrs.get("finished_at", "")):
         if failed is not None:
             where = f"; traceback {failed['traceback']}" if failed.get("traceback") else ""
-            return Cell("failed", note=failed.get("error", "") + where)
+            kept = (f"; {MODEL_GROUP} still holds the student trained {attrs['finished_at']}"
+                    if attrs.get("complete") and attrs.get("finished_at") else "")
+            return Cell("failed", note=failed.get("error", "") + where + kept)
         return Cell("incomplete" if attrs else "missing")
     seconds = attrs.get("training", {}).get("seconds")
     for scene, groups in attrs.get("inputs", {}).items():

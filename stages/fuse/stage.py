@@ -90,6 +90,8 @@ class FuseStage(SceneStage):
     name = "fused"
     version = 1
     sections = ("fuse",)
+    suspects = ("fuse.logit_scale", "fuse.simulated.noise_std", "fuse.simulated.splat_radius",
+                "the 2D source's features")
 
     # ---- run-level ----------------------------------------------------------------------
     def prepare(self, ctx: StageContext, scene_ids: list[str]) -> None:

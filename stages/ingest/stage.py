@@ -26,6 +26,7 @@ class IngestStage(SceneStage):
     name = "points"
     version = 1
     sections = ("dataset", "ingest")
+    suspects = ("ingest.normal_neighbours", "the scan's points")
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         root = dataset_root(ctx.cfg.dataset)

@@ -70,6 +70,9 @@ class PurifyStage(SceneStage):
 
     version = 1
     sections = ("purify",)
+    suspects = ("purify.temperature", "purify.geo_position_scale", "purify.geo_normal_scale",
+                "purify.geo_color_scale", "purify.student_position_scale", "the student's weights",
+                "the fused features")
 
     def __init__(self, affinity: str = "student"):
         if affinity not in AFFINITIES:

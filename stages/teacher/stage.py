@@ -111,6 +111,7 @@ class TeacherStage(SceneStage):
     name = "teacher"
     version = 1
     sections = ("teacher",)
+    suspects = ("teacher.ssl_position_weight", "teacher.geometric_weights", "teacher.checkpoint")
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg: TeacherConfig = ctx.cfg.teacher
