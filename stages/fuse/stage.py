@@ -23,12 +23,13 @@ import time
 
 import numpy as np
 
-from geopurify.pipeline.errors import ConfigError, InputError
+from geopurify.pipeline.errors import ConfigError, InputError, StoreError
 from geopurify.pipeline.fingerprint import digest, files_fingerprint
 from geopurify.pipeline.readers import dataset_root, read_scene, scene_dataset, source_files
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import POINTS, scene_group
 
 from .config import FuseConfig
 from .fusion import fill_unseen, make_fusion, seen_counts
@@ -100,8 +101,15 @@ class FuseStage(SceneStage):
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg = ctx.cfg.fuse
-        points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "points (run ingest)")
+        points_path = scene_group(scene_id, POINTS)
+        points = ctx.store.require_done(points_path, "points (run ingest)")
         dataset = scene_dataset(ctx.store, scene_id)
+        # the frames are read here again: a touched frame makes fuse stale even before re-ingest
+        frames = files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset))
+        ingested = points.get("inputs", {}).get("files")  # the same files, as ingest saw them
+        if ingested is not None and ingested != frames:  # never write on top of a stale ingest
+            raise StoreError(f"{ctx.store.path}/{points_path}: stale, the scene's files changed since "
+                             f"it was ingested; rerun ingest on {scene_id} first")
         text, text_fp = require_current_text(ctx.store, cfg)
         source = make_source(cfg, text)
         ident = source.identity()
@@ -109,8 +117,7 @@ class FuseStage(SceneStage):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
             "points": points["fingerprint"],
-            # the frames are read here again: a touched frame makes fuse stale even before re-ingest
-            "frames": files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset)),
+            "frames": frames,
             "text": text_fp,
             "source": digest(ident),
         }
