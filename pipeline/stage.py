@@ -14,6 +14,7 @@ from .errors import GeopurifyError
 from .finite import check_arrays
 from .fingerprint import stage_fingerprint
 from .store import Store
+from .vocabulary import DONE, FAILED, SKIPPED, scene_group
 
 
 @dataclass
@@ -77,7 +78,7 @@ class SceneStage:
 
     # ---- provided -----------------------------------------------------------------------
     def group_path(self, scene_id: str) -> str:
-        return Store.scene_group_path(scene_id, self.name)
+        return scene_group(scene_id, self.name)
 
     def config_of(self, cfg: Any) -> dict:
         return {s: to_dict(getattr(cfg, s)) for s in self.sections}
@@ -120,10 +121,10 @@ def run_scene(stage: SceneStage, ctx: StageContext, scene_id: str, force: bool =
         if (ctx.run_id or not force) and ctx.store.is_done(path, fp):
             earlier = ctx.store.attrs(path)
             if ctx.run_id and earlier.get(RUN_ATTR) == ctx.run_id:  # Dask lost our result and reran us
-                return Outcome(scene_id, stage.name, "done", _recorded_seconds(earlier),
+                return Outcome(scene_id, stage.name, DONE, _recorded_seconds(earlier),
                                detail="computed earlier in this run (Dask ran the task again)")
             if not force:
-                return Outcome(scene_id, stage.name, "skipped")
+                return Outcome(scene_id, stage.name, SKIPPED)
         out = stage.compute(ctx, scene_id)
         compute_s = time.perf_counter() - started
         attrs = {
@@ -139,13 +140,13 @@ def run_scene(stage: SceneStage, ctx: StageContext, scene_id: str, force: bool =
         check_arrays(out.arrays, f"{ctx.store_path}/{path}",
                      stage.suspects or tuple(f"{s}.*" for s in stage.sections))
         ctx.store.write_group(path, out.arrays, attrs)
-        return Outcome(scene_id, stage.name, "done", time.perf_counter() - started)
+        return Outcome(scene_id, stage.name, DONE, time.perf_counter() - started)
     except GeopurifyError as exc:
-        return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started, str(exc))
+        return Outcome(scene_id, stage.name, FAILED, time.perf_counter() - started, str(exc))
     except OSError as exc:  # a read-only folder, a full disk: the file and the reason, no traceback
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started,
+        return Outcome(scene_id, stage.name, FAILED, time.perf_counter() - started,
                        f"{where}{exc.strerror or exc}")
     except Exception as exc:  # a bug or an unforeseen input: recorded, the other scenes go on
-        return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started,
+        return Outcome(scene_id, stage.name, FAILED, time.perf_counter() - started,
                        f"{type(exc).__name__}: {exc}", traceback.format_exc())

@@ -15,11 +15,9 @@ from typing import Callable
 from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.stage import Outcome
+from geopurify.pipeline.vocabulary import DISTILL_JOB, DONE, FAILED, PRETRAIN_JOB, SKIPPED
 
-DISTILL_JOB = "distill_student"
-"""The run log's stage name for student distillation (the name ``all`` records it under)."""
-PRETRAIN_JOB = "teacher_checkpoint"
-"""The run log's stage name for teacher pretraining (the name ``all`` records it under)."""
+__all__ = ["DISTILL_JOB", "PRETRAIN_JOB", "JobFailed", "last_failure", "recorded_job"]
 
 
 class JobFailed(GeopurifyError):
@@ -37,21 +35,21 @@ def recorded_job(store_path: str | None, stage: str, job: Callable[[], dict | st
     try:
         result = job()
     except GeopurifyError as exc:
-        _record(store_path, Outcome("*", stage, "failed", time.perf_counter() - started, str(exc)), run_id, exc)
+        _record(store_path, Outcome("*", stage, FAILED, time.perf_counter() - started, str(exc)), run_id, exc)
         raise
     except OSError as exc:  # a full disk, a read-only folder: the file and the reason
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        _record(store_path, Outcome("*", stage, "failed", time.perf_counter() - started,
+        _record(store_path, Outcome("*", stage, FAILED, time.perf_counter() - started,
                                     f"{where}{exc.strerror or exc}"), run_id, exc)
         raise
     except Exception as exc:  # a bug or an unforeseen input: the traceback goes to a file
-        outcome = Outcome("*", stage, "failed", time.perf_counter() - started,
+        outcome = Outcome("*", stage, FAILED, time.perf_counter() - started,
                           f"{type(exc).__name__}: {exc}", traceback.format_exc())
         rows = _record(store_path, outcome, run_id, exc)
         where = f"; traceback in {rows[0]['traceback']}" if rows and rows[0].get("traceback") else ""
         raise JobFailed(f"{stage} failed: {outcome.error}{where}") from exc
-    status = result.get("status", "done") if isinstance(result, dict) else result
-    status = status if status in ("done", "skipped") else "done"
+    status = result.get("status", DONE) if isinstance(result, dict) else result
+    status = status if status in (DONE, SKIPPED) else DONE
     _record(store_path, Outcome("*", stage, status, time.perf_counter() - started), run_id, None)
     return result
 
@@ -85,4 +83,4 @@ def last_failure(store_path: str, stage: str) -> dict | None:
             continue  # a line cut short by a crash
         if isinstance(row, dict) and row.get("scene") == "*" and row.get("stage") == stage:
             latest = row
-    return latest if latest is not None and latest.get("status") == "failed" else None
+    return latest if latest is not None and latest.get("status") == FAILED else None

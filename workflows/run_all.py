@@ -25,7 +25,10 @@ from geopurify.pipeline.schedule import compute_graph, store_for_scheduler
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
-from geopurify.pipeline.vocabulary import purified_group as purify_group
+from geopurify.pipeline.vocabulary import (
+    AFFINITY_STUDENT, DISTILL_JOB, DONE, FAILED, LABEL, POINTS, PRETRAIN_JOB, SKIPPED, TEXT, purified_group,
+    scene_group, text_group,
+)
 
 from .config import RunConfig
 from .joins import distill_student, teacher_checkpoint
@@ -43,7 +46,7 @@ class AllResult:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status == FAILED]
 
 
 def seed_store_path(store: str, seed: int) -> str:
@@ -67,11 +70,11 @@ def scene_lists(cfg: RunConfig) -> tuple[list[str], list[str]]:
 def _after(fn, *args):
     """A graph node: run ``fn(*args[:-n])`` unless an upstream outcome failed."""
     def node(*call_args, upstream=()):
-        bad = [u for u in upstream if isinstance(u, Outcome) and u.status == "failed"]
+        bad = [u for u in upstream if isinstance(u, Outcome) and u.status == FAILED]
         if bad:
             scene = call_args[2] if len(call_args) > 2 and isinstance(call_args[2], str) else "*"
             name = getattr(call_args[0], "name", fn.__name__)
-            return Outcome(scene, name, "failed", error=f"upstream {bad[0].stage} of {bad[0].scene} failed")
+            return Outcome(scene, name, FAILED, error=f"upstream {bad[0].stage} of {bad[0].scene} failed")
         return fn(*call_args)
     return node
 
@@ -82,31 +85,32 @@ def _node(fn, *args, upstream=()):
 
 def _prepare(stage, ctx, scene_ids) -> Outcome:
     """The fuse stage's run-level step: the vocabulary's text embeddings."""
-    from geopurify.stages.fuse.text import text_fingerprint, text_group_path
+    from geopurify.stages.fuse.text import text_fingerprint
 
     started = time.perf_counter()
-    path = text_group_path(ctx.cfg.fuse.vocab)
+    path = text_group(ctx.cfg.fuse.vocab)
     was_done = ctx.store.is_done(path, text_fingerprint(ctx.cfg.fuse))
     try:
         stage.prepare(ctx, scene_ids)
     except GeopurifyError as exc:  # reported like a scene failure; the dependent nodes are skipped
-        return Outcome("*", "text", "failed", error=str(exc))
+        return Outcome("*", TEXT, FAILED, error=str(exc))
     except Exception as exc:
-        return Outcome("*", "text", "failed", error=f"{type(exc).__name__}: {exc}",
+        return Outcome("*", TEXT, FAILED, error=f"{type(exc).__name__}: {exc}",
                        detail=traceback.format_exc())
-    return Outcome("*", "text", "skipped" if was_done else "done", time.perf_counter() - started)
+    return Outcome("*", TEXT, SKIPPED if was_done else DONE, time.perf_counter() - started)
 
 
 def _run_join(job, cfg, *args) -> Outcome:
-    """Distill or teacher pretraining: one job over many scenes. Any failure is an outcome (with
-    its traceback when unexpected), so the per-scene work that does not need it still finishes."""
+    """Distill or teacher pretraining: one job over many scenes, logged under the job's function
+    name (vocabulary's DISTILL_JOB, PRETRAIN_JOB). Any failure is an outcome (with its traceback
+    when unexpected), so the per-scene work that does not need it still finishes."""
     started = time.perf_counter()
     try:
         status = job(cfg, *args)
     except GeopurifyError as exc:
-        return Outcome("*", job.__name__, "failed", time.perf_counter() - started, str(exc))
+        return Outcome("*", job.__name__, FAILED, time.perf_counter() - started, str(exc))
     except Exception as exc:  # a bug or an unforeseen input: recorded with its traceback
-        return Outcome("*", job.__name__, "failed", time.perf_counter() - started,
+        return Outcome("*", job.__name__, FAILED, time.perf_counter() - started,
                        f"{type(exc).__name__}: {exc}", traceback.format_exc())
     return Outcome("*", job.__name__, status, time.perf_counter() - started)
 
@@ -128,9 +132,9 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
         labels.append((scene, stage))
         return node
 
-    text = add(dask.delayed(_prepare, pure=False)(fuse, eval_ctx, eval_ids + train_ids), "*", "text")
+    text = add(dask.delayed(_prepare, pure=False)(fuse, eval_ctx, eval_ids + train_ids), "*", TEXT)
     teacher_ready = add(dask.delayed(_run_join, pure=False)(teacher_checkpoint, cfg),
-                        "*", teacher_checkpoint.__name__)
+                        "*", PRETRAIN_JOB)
     fused, taught = {}, {}
     for sid in eval_ids + train_ids:
         ctx = ctx_of[sid]
@@ -143,25 +147,28 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
         student = add(dask.delayed(_run_join, pure=False)(
             distill_student, cfg, train_ids, force,
             dask.delayed(list)([fused[s] for s in train_ids] + [taught[s] for s in train_ids]), run_id),
-            "*", distill_student.__name__)
+            "*", DISTILL_JOB)
     for affinity in cfg.evaluation.affinities:
-        if affinity == "student" and student is None and student_from is None:
+        if affinity == AFFINITY_STUDENT and student is None and student_from is None:
             continue  # no training scenes: nothing to distill
-        stage_cfg = dataclasses.replace(cfg, purify=dataclasses.replace(
-            cfg.purify, affinity=affinity, **({"student": student_from} if student_from else {})))
+        purify = dataclasses.replace(cfg.purify, affinity=affinity)
+        if student_from:
+            purify = dataclasses.replace(purify, student=student_from)
+        stage_cfg = dataclasses.replace(cfg, purify=purify)
         for sid in eval_ids:
-            up = [fused[sid], taught[sid]] + ([student] if student is not None and affinity == "student" else [])
+            up = [fused[sid], taught[sid]] + (
+                [student] if student is not None and affinity == AFFINITY_STUDENT else [])
             add(_node(run_purify, StageContext(cfg.store, stage_cfg, run_id), sid, force, upstream=up),
-                sid, purify_group(affinity))
+                sid, purified_group(affinity))
     return nodes
 
 
 def run_purify(ctx: StageContext, scene_id: str, force: bool) -> Outcome:
     """Purify one scene with ``ctx``'s affinity; the oracle is skipped where there are no labels."""
     stage = scene_stage("purify", ctx.cfg)
-    points = ctx.store.group(f"scenes/{scene_id}/points")
-    if stage.affinity == "oracle" and (points is None or "label" not in points):
-        return Outcome(scene_id, stage.name, "skipped", detail="no labels: no oracle")
+    points = ctx.store.group(scene_group(scene_id, POINTS))
+    if stage.affinity == "oracle" and (points is None or LABEL not in points):
+        return Outcome(scene_id, stage.name, SKIPPED, detail="no labels: no oracle")
     return run_scene(stage, ctx, scene_id, force)
 
 
@@ -201,13 +208,13 @@ def _run_seeds(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force:
         nodes = build_graph(run_cfg, eval_ids, trains, force, student_from, run_id, labels)
 
         def lost(i: int, reason: str) -> Outcome:  # the cluster could not return this node's outcome
-            return Outcome(labels[i][0], labels[i][1], "failed", error=reason)
+            return Outcome(labels[i][0], labels[i][1], FAILED, error=reason)
 
         outcomes = compute_graph(nodes, run_cfg.run.scheduler, run_cfg.run.workers, on_result, lost)
         runlog.append(run_cfg.store, outcomes, run_id)
         result.outcomes += outcomes
         result.stores.append(run_cfg.store)
-        if any(o.status == "failed" for o in outcomes):
+        if any(o.status == FAILED for o in outcomes):
             break
     for o in result.outcomes:
         result.seconds[o.stage] = result.seconds.get(o.stage, 0.0) + o.seconds

@@ -12,6 +12,7 @@ import torch
 
 from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FEAT, FUSED, NORMAL, POINTS, RGB, XYZ, scene_group
 from geopurify.stages.training.threads import INFERENCE_THREADS, torch_threads
 
 from .inputs import voxel_inputs
@@ -51,7 +52,7 @@ def student_embeddings(model: StudentNet, xyz: np.ndarray, rgb: np.ndarray, norm
 def scene_embeddings(store: Store, scene: str, model: StudentNet
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``student_embeddings`` of a scene's stored points and fused features."""
-    pts = Store.scene_group_path(scene, "points")
-    fused = store.read(Store.scene_group_path(scene, "fused"), "feat")
-    return student_embeddings(model, store.read(pts, "xyz"), store.read(pts, "rgb"),
-                              store.read(pts, "normal"), fused)
+    pts = scene_group(scene, POINTS)
+    fused = store.read(scene_group(scene, FUSED), FEAT)
+    return student_embeddings(model, store.read(pts, XYZ), store.read(pts, RGB),
+                              store.read(pts, NORMAL), fused)

@@ -18,13 +18,14 @@ from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers import dataset_root, get_reader
 from geopurify.pipeline.scene import Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
+from geopurify.pipeline.vocabulary import LABEL, NORMAL, POINTS, RGB, XYZ, label_array
 from geopurify.stages.ingest.config import IngestConfig
 
 
 class IngestStage(SceneStage):
     """Read, validate and normalise one scan into the points group."""
 
-    name = "points"
+    name = POINTS
     version = 1
     sections = ("dataset", "ingest")
     suspects = ("ingest.normal_neighbours", "the scan's points")
@@ -72,14 +73,14 @@ def points_output(scene: Scene, cfg: IngestConfig, kind: str) -> StageOutput:
         normal = scene_normals(scene.xyz, scene.faces, k=cfg.normal_neighbours, viewpoints=cameras)
         normals_from = "faces" if scene.faces is not None else "pca"
     arrays = {
-        "xyz": np.ascontiguousarray(scene.xyz, dtype=np.float32),
-        "rgb": np.ascontiguousarray(scene.rgb, dtype=np.uint8),
-        "normal": np.ascontiguousarray(normal, dtype=np.float32),
+        XYZ: np.ascontiguousarray(scene.xyz, dtype=np.float32),
+        RGB: np.ascontiguousarray(scene.rgb, dtype=np.uint8),
+        NORMAL: np.ascontiguousarray(normal, dtype=np.float32),
     }
     if scene.labels is not None:
-        arrays["label"] = np.ascontiguousarray(scene.labels, dtype=np.int16)
+        arrays[LABEL] = np.ascontiguousarray(scene.labels, dtype=np.int16)
     for space, ids in scene.extra_labels.items():  # label_scannet200, label_matterport160, ...
-        arrays[f"label_{space}"] = np.ascontiguousarray(ids, dtype=np.int16)
+        arrays[label_array(space)] = np.ascontiguousarray(ids, dtype=np.int16)
     attrs = {
         "num_points": scene.num_points,
         "num_frames": len(scene.frames),

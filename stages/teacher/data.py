@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.errors import InputError
+from geopurify.pipeline.vocabulary import NORMAL, POINTS, RGB, XYZ, scene_group
 
 
 @dataclass
@@ -70,10 +71,10 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
 
         store_path, scene = source.rsplit("::", 1)
         store = Store(store_path, create=False)
-        group = f"scenes/{scene}/points"
+        group = scene_group(scene, POINTS)
         store.require_done(group, "ingest (points)")
-        return Scan(scene, store.read(group, "xyz").astype(np.float32), store.read(group, "rgb"),
-                    store.read(group, "normal").astype(np.float32))
+        return Scan(scene, store.read(group, XYZ).astype(np.float32), store.read(group, RGB),
+                    store.read(group, NORMAL).astype(np.float32))
     path = Path(source)
     if path.is_dir():
         from geopurify.pipeline.readers import get_reader
@@ -82,7 +83,7 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
 
         scene = get_reader("scannet").read(path.parent, path.name)
         arrays = points_output(scene, IngestConfig(normal_neighbours=normal_neighbours), "scannet").arrays
-        return Scan(path.name, arrays["xyz"], arrays["rgb"], arrays["normal"])
+        return Scan(path.name, arrays[XYZ], arrays[RGB], arrays[NORMAL])
     from geopurify.pipeline.normals import scene_normals
     from geopurify.pipeline.ply import read_ply
 

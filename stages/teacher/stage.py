@@ -15,7 +15,7 @@ import numpy as np
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import cached_content_hash
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
-from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FEAT, NORMAL, POINTS, RGB, TEACHER, XYZ, scene_group
 
 from .config import TeacherConfig
 
@@ -35,7 +35,7 @@ def checkpoint_hash(path: str) -> str:
 
 
 def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray,
-                     source: str = "points") -> np.ndarray:
+                     source: str = POINTS) -> np.ndarray:
     """Per-point teacher features (N, Dt) float32 for the configured kind (``source`` names the
     points in errors)."""
     check_config(cfg)
@@ -108,29 +108,29 @@ def _model(path: str, device: str, kind: str = "ssl"):
 
 
 class TeacherStage(SceneStage):
-    name = "teacher"
+    name = TEACHER
     version = 1
-    sections = ("teacher",)
+    sections = (TEACHER,)
     suspects = ("teacher.ssl_position_weight", "teacher.geometric_weights", "teacher.checkpoint")
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg: TeacherConfig = ctx.cfg.teacher
         check_config(cfg)
-        points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "ingest (points)")
-        inputs = {"points": points["fingerprint"]}
+        points = ctx.store.require_done(scene_group(scene_id, POINTS), "ingest (points)")
+        inputs = {POINTS: points["fingerprint"]}
         if cfg.kind in ("ssl", "ptv3"):
             inputs["checkpoint"] = _checkpoint_hash(cfg.kind, cfg.checkpoint)
         return inputs
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
         cfg: TeacherConfig = ctx.cfg.teacher
-        group = Store.scene_group_path(scene_id, "points")
-        xyz = ctx.store.read(group, "xyz").astype(np.float32)
-        rgb = ctx.store.read(group, "rgb")
-        normal = ctx.store.read(group, "normal").astype(np.float32)
+        group = scene_group(scene_id, POINTS)
+        xyz = ctx.store.read(group, XYZ).astype(np.float32)
+        rgb = ctx.store.read(group, RGB)
+        normal = ctx.store.read(group, NORMAL).astype(np.float32)
         started = time.perf_counter()
         feat = teacher_features(cfg, xyz, rgb, normal, f"{ctx.store.path}/{group}")
         seconds = time.perf_counter() - started
-        return StageOutput({"feat": feat.astype(np.float16)},
+        return StageOutput({FEAT: feat.astype(np.float16)},
                            {"kind": cfg.kind, "dim": int(feat.shape[1]),
                             "timings": {"features_s": round(seconds, 3)}})
