@@ -61,6 +61,14 @@ def _started(scheduler: str, start: Callable):
                            f"({type(exc).__name__}{': ' + first if first else ''})") from None
 
 
+def _is_lost(exc: BaseException) -> bool:
+    """Whether a future's error is the cluster's (workers killed, connection lost), not the task's."""
+    from distributed.scheduler import KilledWorker
+
+    return isinstance(exc, (KilledWorker, ConnectionError, TimeoutError)) or \
+        type(exc).__name__ in ("CommClosedError", "CancelledError", "FutureCancelledError")
+
+
 def lost_reason(exc: BaseException, key=None) -> str:
     """One line on why the cluster could not return the result of task ``key`` (its workers were
     killed, or those of a task it needs)."""
@@ -90,8 +98,9 @@ def compute_graph(tasks: list, scheduler: str = "threads", workers: int | None =
     results come back in input order and ``on_result`` sees each as it completes (progress bars).
 
     A task whose result a cluster cannot return (its workers were killed until Dask gave up) gets
-    ``on_lost(index, reason)`` as its result; without ``on_lost`` the first one raises
-    ``ClusterError`` (one line)."""
+    ``on_lost(index, reason)`` as its result (so does a task that raised: callers that pass
+    ``on_lost`` run tasks that catch their own errors); without ``on_lost`` a lost task raises
+    ``ClusterError`` (one line) and a task's own error is raised as it is."""
     check_scheduler(scheduler)
     if not tasks:
         return []
@@ -117,9 +126,11 @@ def compute_graph(tasks: list, scheduler: str = "threads", workers: int | None =
             i = index[fut.key]
             try:
                 results[i] = fut.result()
-            except Exception as exc:  # the tasks catch their own errors: this is the cluster's
-                if on_lost is None:
-                    raise ClusterError(lost_reason(exc, fut.key)) from None
+            except Exception as exc:
+                if on_lost is None:  # a task's own error stays itself; a lost task is one line
+                    if _is_lost(exc):
+                        raise ClusterError(lost_reason(exc, fut.key)) from None
+                    raise
                 results[i] = on_lost(i, lost_reason(exc, fut.key))
             if on_result is not None:
                 on_result(results[i])
