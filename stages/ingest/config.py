@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from geopurify.pipeline.config import CHECKED, Ge, Int
 
 
 @dataclass
 class IngestConfig:
-    normal_neighbours: int = 16
-    """Neighbours for PCA normals when the scan has no faces."""
+    __pydantic_config__ = CHECKED
+
+    normal_neighbours: Annotated[Int, Ge(3)] = 16
+    """Neighbours for PCA normals when the scan has no faces (at least 3: a plane needs them)."""
