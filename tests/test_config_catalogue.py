@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from typer.testing import CliRunner
 
-from geopurify.cli import app
 from geopurify.pipeline.config import deep_merge, parse_override
+
+from cli_invoke import invoke
 
 # (override as `key=TOML value`, ..., text the error line must name). Earlier overrides of a case are
 # valid settings the bad one (the last) needs; FOLDER is replaced by an existing folder.
@@ -75,25 +75,6 @@ CASES = [
     (["fuse.source='openclip'", "fuse.openclip.checkpoint='FOLDER'"], "fuse.openclip.checkpoint"),
 ]
 
-runner = CliRunner()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def command_built_once():
-    """Typer rebuilds the click command from the signatures on every invoke (~0.1 s); build it
-    once for the ~100 invocations here (speed only: without the hook each invoke builds its own)."""
-    import typer.main
-    import typer.testing
-
-    built = typer.main.get_command(app)
-    original = getattr(typer.testing, "_get_command", None)
-    if original is not None:
-        typer.testing._get_command = lambda cli: built if cli is app else original(cli)
-    yield
-    if original is not None:
-        typer.testing._get_command = original
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A valid run config over an empty dataset folder (if a bad value passed, the run would stop
@@ -126,7 +107,7 @@ def test_a_bad_value_through_set_is_refused_in_one_line(base, case, key):
     args = ["all", "--config", str(root / "base.toml")]
     for item in _sets(case, root):
         args += ["--set", item]
-    _check_refusal(runner.invoke(app, args), root, key)
+    _check_refusal(invoke(args), root, key)
 
 
 @pytest.mark.parametrize("case, key", CASES, ids=[c[-1] for c, _ in CASES])
@@ -136,7 +117,7 @@ def test_a_bad_value_in_a_config_file_is_refused_in_one_line(base, tmp_path, cas
         data = deep_merge(data, parse_override(item))
     path = tmp_path / "bad.toml"
     path.write_text(tomli_w.dumps(data))
-    result = runner.invoke(app, ["all", "--config", str(path)])
+    result = invoke(["all", "--config", str(path)])
     _check_refusal(result, root, key)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
 

@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from typer.testing import CliRunner
 
-from geopurify.cli import app
 from geopurify.pipeline import choices
 from geopurify.pipeline.config import fingerprinted_dict, to_dict
 from geopurify.pipeline.errors import ConfigError
 from geopurify.workflows.config import RunConfig, load_run_config
 
+from cli_invoke import invoke
+
 REPO = Path(__file__).resolve().parents[1]
-runner = CliRunner()
 
 
 def _sections(cfg: RunConfig) -> dict:
@@ -49,7 +48,7 @@ def test_config_output_reads_back_as_the_same_config(tmp_path, monkeypatch, name
     args = ["config", "--config", str(REPO / "configs" / name)]
     for item in sets:
         args += ["--set", item]
-    result = runner.invoke(app, args)
+    result = invoke(args)
     assert result.exit_code == 0, result.output
     (tmp_path / "elsewhere").mkdir()
     saved = tmp_path / "elsewhere" / "resolved.toml"
@@ -62,14 +61,14 @@ def test_config_output_reads_back_as_the_same_config(tmp_path, monkeypatch, name
 
 def test_config_refuses_a_bad_value_like_a_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["config", "--set", "fuse.depth_tolerance=abc"])
+    result = invoke(["config", "--set", "fuse.depth_tolerance=abc"])
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: fuse.depth_tolerance = 'abc': expected a number"
 
 
 def test_schema_lists_types_ranges_choices_and_docs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["config", "--schema"])
+    result = invoke(["config", "--schema"])
     assert result.exit_code == 0, result.output
     schema = json.loads(result.stdout)
     defs = schema["$defs"]
@@ -117,11 +116,11 @@ def test_every_optional_value_defaults_to_none():
     ("pretrain-teacher", "--preset", choices.PretrainPreset),
 ])
 def test_choice_options_list_their_choices_in_help(command, option, literal):
-    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "300"})
+    result = invoke([command, "--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0
     line = next(line for line in result.stdout.splitlines() if f"{option} " in line)
     assert "|".join(get_args(literal)) in line, line
-    bad = runner.invoke(app, [command, option, "nonsense"])
+    bad = invoke([command, option, "nonsense"])
     assert bad.exit_code == 2
 
 
@@ -131,7 +130,7 @@ def test_the_shipped_configs_pass_the_schema_and_a_typo_does_not(tmp_path, monke
 
     jsonschema = pytest.importorskip("jsonschema")
     monkeypatch.chdir(tmp_path)
-    schema = json.loads(runner.invoke(app, ["config", "--schema"]).stdout)
+    schema = json.loads(invoke(["config", "--schema"]).stdout)
     for name in ("demo.toml", "scannet.toml"):
         jsonschema.validate(tomllib.loads((REPO / "configs" / name).read_text()), schema)
     for bad in ({"fuse": {"depth_tolerence": 0.1}}, {"fuse": {"depth_tolerance": "abc"}},

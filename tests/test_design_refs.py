@@ -70,3 +70,21 @@ def test_the_parser_tells_good_references_from_bad():
     assert cited(" are the settings") == []
     assert cited(" 5).") is None and cited(" §5") is None
     assert "42" not in sections()
+
+
+def test_every_setting_design_md_names_exists():
+    """A `section.key` in design.md is a field of the run config (file names and the placeholder aside)."""
+    from geopurify.workflows.config import RunConfig
+
+    cfg, unknown = RunConfig(), []
+    names = set(re.findall(r"`([a-z_]+\.[a-z_.]+)`", DESIGN.read_text())) - {"section.key"}
+    settings = [n for n in names if not re.search(r"\.(txt|jsonl|py|md|toml|ply|npy|pth|pt)$", n)]
+    assert len(settings) >= 30
+    for name in settings:
+        obj = cfg
+        for part in name.split("."):
+            if not hasattr(obj, part):
+                unknown.append(name)
+                break
+            obj = getattr(obj, part)
+    assert not unknown, f"docs/design.md names settings the config lacks: {sorted(unknown)}"

@@ -30,10 +30,9 @@ NOT_STORE_NAMES: dict[tuple[str, str, str], str] = {
     ("cli.py", "teacher", "teacher"): COMMAND,
     ("cli.py", "score", "score"): COMMAND,
     ("workflows/registry.py", "<module>", "teacher"): COMMAND,
-    ("workflows/run_all.py", "build_graph", "teacher"): COMMAND,
-    ("workflows/status.py", "student_state", "teacher"): COMMAND,
-    ("stages/distill/scenes.py", "<module>", "teacher"): COMMAND + ": the one that makes a missing group",
+    ("workflows/run_all.py", "build_run_graph", "teacher"): COMMAND,
     ("workflows/validate.py", "<module>", "teacher"): SECTION,
+    ("stages/teacher/stage.py", "TeacherStage", "teacher"): SECTION + ": the stage's settings",
     ("workflows/validate.py", "<module>", "score"): SECTION,
     ("workflows/validate.py", "validate", "teacher"): SECTION,
     ("workflows/validate.py", "validate", "score"): SECTION,
@@ -52,6 +51,10 @@ NOT_STORE_NAMES: dict[tuple[str, str, str], str] = {
     ("workflows/report.py", "collect", "scenes"): RECORD + ": the report's scenes",
     ("workflows/report.py", "markdown", "scenes"): RECORD + ": the report's scenes",
     ("workflows/plots.py", "write_all", "scenes"): RECORD + ": the report's scenes",
+    ("workflows/report.py", "markdown", "student"): RECORD + ": what made a result",
+    ("workflows/report_tables.py", "per_scene_rows", "scenes"): RECORD + ": score_scenes's per-scene metrics",
+    ("workflows/report_tables.py", "per_scene_rows", "points"): RECORD + ": the number of points of a scene",
+    ("workflows/view_layers.py", "load_scene", "scenes"): RECORD + ": the scene a provenance record covers",
     ("stages/distill/train.py", "_record", "scenes"): RECORD + ": the student's training scenes",
     ("stages/distill/train.py", "distill", "scenes"): RECORD + ": the student's training scenes",
     ("stages/fuse/stage.py", "fuse_scene", "points"): RECORD + ": the number of points",
@@ -156,3 +159,4 @@ def test_the_vocabulary_names_are_distinct_where_they_must_be():
     assert vocabulary.purified_group("geometric") == "purified_geometric"
     assert vocabulary.model_group() == "models/student"
     assert vocabulary.text_group("scannet20") == "text/scannet20"
+    assert {vocabulary.COMMAND_GROUP[c]: c for c in vocabulary.COMMAND_GROUP} == vocabulary.GROUP_COMMAND

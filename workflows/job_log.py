@@ -15,7 +15,8 @@ from typing import Callable
 from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.stage import Outcome
-from geopurify.pipeline.vocabulary import DISTILL_JOB, DONE, FAILED, PRETRAIN_JOB, SKIPPED
+from geopurify.pipeline.vocabulary import DISTILL_JOB, DONE, FAILED, SKIPPED
+from geopurify.pipeline.vocabulary import TEACHER_JOB as PRETRAIN_JOB
 
 __all__ = ["DISTILL_JOB", "PRETRAIN_JOB", "JobFailed", "last_failure", "recorded_job"]
 

@@ -26,7 +26,7 @@ import numpy as np
 from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError, StoreError
 from geopurify.pipeline.fingerprint import digest, files_fingerprint
-from geopurify.pipeline.readers import dataset_root, read_scene, scene_dataset, source_files
+from geopurify.pipeline.readers import dataset_root, read_scene, scene_source, source_files
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.vocabulary import FEAT, FUSED, POINTS, SEEN, TEXT, XYZ, scene_group
@@ -77,6 +77,13 @@ class FuseStage(SceneStage):
     sections = ("fuse",)
     suspects = ("fuse.logit_scale", "fuse.simulated.noise_std", "fuse.simulated.splat_radius",
                 "the 2D source's features")
+    reads = (POINTS,)
+
+    @staticmethod
+    def source(ctx: StageContext, scene_id: str):
+        """The dataset the scene's frames are read from: where the current config says the data
+        is (``readers.scene_source``)."""
+        return scene_source(ctx.store, scene_id, (ctx.cfg.dataset, ctx.cfg.train_dataset))
 
     # ---- run-level ----------------------------------------------------------------------
     def prepare(self, ctx: StageContext, scene_ids: list[str]) -> None:
@@ -85,12 +92,12 @@ class FuseStage(SceneStage):
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg = ctx.cfg.fuse
-        points_path = scene_group(scene_id, POINTS)
-        points = ctx.store.require_done(points_path, "points (run ingest)")
-        dataset = scene_dataset(ctx.store, scene_id)
+        upstream = self.upstream_fingerprints(ctx, scene_id)
+        dataset = self.source(ctx, scene_id)
         # the frames are read here again: a touched frame makes fuse stale even before re-ingest
         frames = files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset))
-        ingested = points.get("inputs", {}).get("files")  # the same files, as ingest saw them
+        points_path = scene_group(scene_id, POINTS)
+        ingested = ctx.store.attrs(points_path).get("inputs", {}).get("files")  # as ingest saw them
         if ingested is not None and ingested != frames:  # never write on top of a stale ingest
             raise StoreError(f"{ctx.store.path}/{points_path}: stale, the scene's files changed since "
                              f"it was ingested; rerun ingest on {scene_id} first")
@@ -100,7 +107,7 @@ class FuseStage(SceneStage):
         if hasattr(source, "scene_identity"):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
-            POINTS: points["fingerprint"],
+            **upstream,
             "frames": frames,
             TEXT: text_fp,
             "source": digest(ident),
@@ -112,7 +119,7 @@ class FuseStage(SceneStage):
         check_config(cfg)
         text, text_fp = require_current_text(ctx.store, cfg)
         # ingest validated the frames; fuse decodes each image anyway and skips unreadable ones
-        scene = read_scene(scene_dataset(ctx.store, scene_id), scene_id, check_images=False)
+        scene = read_scene(self.source(ctx, scene_id), scene_id, check_images=False)
         xyz = ctx.store.read(scene_group(scene_id, POINTS), XYZ).astype(np.float32)
         return fuse_scene(scene, xyz, cfg, text, text_fp)
 

@@ -29,6 +29,8 @@ class IngestStage(SceneStage):
     version = 1
     sections = ("dataset", "ingest")
     suspects = ("ingest.normal_neighbours", "the scan's points")
+    reads = ()
+    """Nothing of the store: the dataset's files (their fingerprint is its input)."""
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         root = dataset_root(ctx.cfg.dataset)
