@@ -60,6 +60,7 @@ SKIPPED = "skipped"
 FAILED = "failed"
 """Tried and failed; the run log holds the reason (and a traceback file for an unexpected one)."""
 
+
 # ---- group states (``status``) ---------------------------------------------------------------
 STATE_DONE = "done"
 STATE_STALE = "stale"
