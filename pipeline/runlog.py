@@ -21,15 +21,15 @@ def log_path(store_path: str) -> Path:
     return logs_dir(store_path) / RUN_LOG_FILE
 
 
-def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
+def append(store_path: str, outcomes: list[Outcome], run: str) -> list[dict]:
     """Append one line per outcome in one write; a line cut short earlier (a full disk, a kill)
-    is closed first, so it can never swallow this record."""
+    is closed first, so it can never swallow this record. Returns the rows written."""
     if "://" in store_path:
-        return  # remote stores: the terminal output is the log
+        return []  # remote stores: the terminal output is the log
     path = log_path(store_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    lines = []
+    lines, rows = [], []
     for o in outcomes:
         row = {"time": stamp, "run": run, **asdict(o)}
         detail = row.pop("detail", "")
@@ -38,6 +38,7 @@ def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
         elif detail:
             row["detail"] = detail
         lines.append(json.dumps(row) + "\n")
+        rows.append(row)
     with open(path, "a+b") as fh:
         fh.seek(0, 2)
         if fh.tell() > 0:
@@ -45,6 +46,7 @@ def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
             if fh.read(1) != b"\n":
                 lines.insert(0, "\n")
         fh.write("".join(lines).encode())
+    return rows
 
 
 def try_append(store_path: str, outcomes: list[Outcome], run: str) -> str:

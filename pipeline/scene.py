@@ -86,6 +86,9 @@ class Scene:
     """Depth image units per metre (ScanNet: millimetres, 1000)."""
     skipped_frames: int = 0
     """Frames dropped by the reader because their pose is unusable (ScanNet's -inf marker)."""
+    unreadable_frames: int = 0
+    """Frames whose colour or depth image does not decode (tolerated up to the reader's
+    ``max_unreadable_frames`` share; fuse skips them)."""
     source_files: list[Path] = field(default_factory=list)
     """Every file the reader used: the basis of the scene's input fingerprint."""
 

@@ -8,10 +8,14 @@ from typing import Callable, Iterator
 
 import dask
 
-from .errors import ConfigError
+from .errors import ConfigError, GeopurifyError
 from .stage import Outcome, SceneStage, StageContext, run_scene
 
 SCHEDULERS = ("threads", "processes", "local-cluster")
+
+
+class ClusterError(GeopurifyError):
+    """The Dask cluster failed: it did not start, or it lost a task's workers for good."""
 
 
 def check_scheduler(name: str) -> None:
@@ -37,13 +41,47 @@ def distributed_client(scheduler: str, workers: int | None) -> Iterator:
         threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))
         environ = {k: threads for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         with dask.config.set({"distributed.nanny.pre-spawn-environ":
-                              {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **environ}}), \
-                LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            yield client
+                              {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **environ}}):
+            cluster = _started(scheduler, lambda: LocalCluster(
+                n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None))
+            with cluster, _started(scheduler, lambda: Client(cluster)) as client:
+                yield client
     else:
-        with Client(scheduler) as client:
+        with _started(scheduler, lambda: Client(scheduler)) as client:
             yield client
+
+
+def _started(scheduler: str, start: Callable):
+    """``start()``, or one line saying the cluster did not start (not Dask's long traceback)."""
+    try:
+        return start()
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ClusterError(f"--scheduler {scheduler}: the Dask cluster failed to start "
+                           f"({type(exc).__name__}{': ' + first if first else ''})") from None
+
+
+def _is_lost(exc: BaseException) -> bool:
+    """Whether a future's error is the cluster's (workers killed, connection lost), not the task's."""
+    from distributed.scheduler import KilledWorker
+
+    return isinstance(exc, (KilledWorker, ConnectionError, TimeoutError)) or \
+        type(exc).__name__ in ("CommClosedError", "CancelledError", "FutureCancelledError")
+
+
+def lost_reason(exc: BaseException, key=None) -> str:
+    """One line on why the cluster could not return the result of task ``key`` (its workers were
+    killed, or those of a task it needs)."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        allowed = getattr(exc, "allowed_failures", None)
+        times = f" after {allowed + 1} workers died running it" if allowed is not None else ""
+        whose = "" if key is None or exc.task == key else "an upstream task was "
+        return (f"{whose}lost to killed workers: Dask gave up on task {exc.task}{times} "
+                "(distributed.scheduler.allowed-failures; see the workers' logs: memory limit, crash)")
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"lost on the cluster: {type(exc).__name__}{': ' + first if first else ''}"
 
 
 def run_tasks(calls: list[tuple[Callable, tuple]], scheduler: str = "threads", workers: int | None = None,
@@ -54,9 +92,15 @@ def run_tasks(calls: list[tuple[Callable, tuple]], scheduler: str = "threads", w
 
 
 def compute_graph(tasks: list, scheduler: str = "threads", workers: int | None = None,
-                  on_result: Callable[[object], None] | None = None) -> list:
+                  on_result: Callable[[object], None] | None = None,
+                  on_lost: Callable[[int, str], object] | None = None) -> list:
     """Compute Dask delayed tasks that may depend on each other (list every node you want reported);
-    results come back in input order and ``on_result`` sees each as it completes (progress bars)."""
+    results come back in input order and ``on_result`` sees each as it completes (progress bars).
+
+    A task whose result a cluster cannot return (its workers were killed until Dask gave up) gets
+    ``on_lost(index, reason)`` as its result (so does a task that raised: callers that pass
+    ``on_lost`` run tasks that catch their own errors); without ``on_lost`` a lost task raises
+    ``ClusterError`` (one line) and a task's own error is raised as it is."""
     check_scheduler(scheduler)
     if not tasks:
         return []
@@ -76,10 +120,21 @@ def compute_graph(tasks: list, scheduler: str = "threads", workers: int | None =
 
     with distributed_client(scheduler, workers) as client:
         futures = client.compute(tasks)
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list = [None] * len(futures)
         for fut in as_completed(futures):
+            i = index[fut.key]
+            try:
+                results[i] = fut.result()
+            except Exception as exc:
+                if on_lost is None:  # a task's own error stays itself; a lost task is one line
+                    if _is_lost(exc):
+                        raise ClusterError(lost_reason(exc, fut.key)) from None
+                    raise
+                results[i] = on_lost(i, lost_reason(exc, fut.key))
             if on_result is not None:
-                on_result(fut.result())
-        return [f.result() for f in futures]
+                on_result(results[i])
+        return results
 
 
 def run_stage_over_scenes(stage: SceneStage, ctx: StageContext, scene_ids: list[str],

@@ -11,6 +11,7 @@ import numpy as np
 
 from .config import fingerprinted_dict, to_dict
 from .errors import GeopurifyError
+from .finite import check_arrays
 from .fingerprint import stage_fingerprint
 from .store import Store
 from .vocabulary import DONE, FAILED, GROUP_COMMAND, SKIPPED, scene_group
@@ -24,6 +25,9 @@ class StageContext:
     """Path or URL of the run store."""
     cfg: Any
     """The whole run config (a dataclass tree); a stage reads only its ``sections``."""
+    run_id: str = ""
+    """The run writing the groups (recorded in their attrs as ``run``): a task that Dask runs again
+    after losing its result finds its own group and reports it computed, not skipped."""
 
     def __post_init__(self):
         self._store: Store | None = None
@@ -35,10 +39,11 @@ class StageContext:
         return self._store
 
     def __getstate__(self):
-        return {"store_path": self.store_path, "cfg": self.cfg}
+        return {"store_path": self.store_path, "cfg": self.cfg, "run_id": self.run_id}
 
     def __setstate__(self, state):
         self.store_path, self.cfg = state["store_path"], state["cfg"]
+        self.run_id = state.get("run_id", "")
         self._store = None
 
 
@@ -62,6 +67,9 @@ class SceneStage:
     version: int = 1
     sections: tuple[str, ...] = ()
     """Config sections (attributes of the run config) the stage depends on."""
+    suspects: tuple[str, ...] = ()
+    """Settings most likely to blame when the stage's output holds NaN or infinity (named in the
+    error); empty: the stage's sections."""
     reads: tuple[str, ...] = ()
     """The groups of the same scene it reads (``vocabulary`` group names), in order."""
 
@@ -103,6 +111,15 @@ class SceneStage:
                                  self.input_fingerprints(ctx, scene_id))
 
 
+RUN_ATTR = "run"
+"""Group attr: the id of the run that wrote the group (the run log's ``run``)."""
+
+
+def _recorded_seconds(attrs: dict) -> float:
+    timings = attrs.get("timings", {})
+    return float(sum(v for v in timings.values() if isinstance(v, (int, float))))
+
+
 @dataclass
 class Outcome:
     scene: str
@@ -123,8 +140,13 @@ def run_scene(stage: SceneStage, ctx: StageContext, scene_id: str, force: bool =
         config = {s: fingerprinted_dict(getattr(ctx.cfg, s)) for s in stage.sections}
         fp = stage_fingerprint(stage.name, stage.version, config, inputs)
         path = stage.group_path(scene_id)
-        if not force and ctx.store.is_done(path, fp):
-            return Outcome(scene_id, stage.name, SKIPPED)
+        if (ctx.run_id or not force) and ctx.store.is_done(path, fp):
+            earlier = ctx.store.attrs(path)
+            if ctx.run_id and earlier.get(RUN_ATTR) == ctx.run_id:  # Dask lost our result and reran us
+                return Outcome(scene_id, stage.name, DONE, _recorded_seconds(earlier),
+                               detail="computed earlier in this run (Dask ran the task again)")
+            if not force:
+                return Outcome(scene_id, stage.name, SKIPPED)
         out = stage.compute(ctx, scene_id)
         compute_s = time.perf_counter() - started
         attrs = {
@@ -133,9 +155,12 @@ def run_scene(stage: SceneStage, ctx: StageContext, scene_id: str, force: bool =
             "config": stage.config_of(ctx.cfg),
             "inputs": inputs,
             "fingerprint": fp,
+            **({RUN_ATTR: ctx.run_id} if ctx.run_id else {}),
             **out.attrs,
             "timings": {**out.attrs.get("timings", {}), "compute_s": round(compute_s, 3)},
         }
+        check_arrays(out.arrays, f"{ctx.store_path}/{path}",
+                     stage.suspects or tuple(f"{s}.*" for s in stage.sections))
         ctx.store.write_group(path, out.arrays, attrs)
         return Outcome(scene_id, stage.name, DONE, time.perf_counter() - started)
     except GeopurifyError as exc:

@@ -41,6 +41,8 @@ STUDENT = "student"
 XYZ = "xyz"
 RGB = "rgb"
 NORMAL = "normal"
+FACES = "faces"
+"""Points: (F, 3) vertex indices of the scan's triangles, when the scan is a mesh."""
 LABEL = "label"
 """Points: ground-truth ids of the dataset's own label set; purified: predicted ids."""
 LABEL_PREFIX = "label_"
@@ -57,6 +59,7 @@ SKIPPED = "skipped"
 """Already done with the same fingerprint: nothing computed."""
 FAILED = "failed"
 """Tried and failed; the run log holds the reason (and a traceback file for an unexpected one)."""
+
 
 # ---- group states (``status``) ---------------------------------------------------------------
 STATE_DONE = "done"

@@ -172,7 +172,9 @@ def _ingested_with_a_broken_frame(tmp_path):
 
 def test_more_unreadable_frames_than_allowed_fail_naming_the_first(tmp_path):
     cfg, broken = _ingested_with_a_broken_frame(tmp_path)  # 1 of 6 frames: more than 0.1
-    run = run_stage("fuse", cfg)
+    run = run_stage("fuse", cfg)  # damaged after ingest: fuse never writes on top of a stale ingest
+    assert run.failed and "points: stale" in run.failed[0].error and "rerun ingest" in run.failed[0].error
+    run = run_stage("ingest", cfg)  # the same rule as fuse's: one of six is too many
     assert run.failed and str(broken) in run.failed[0].error
     assert "fuse.max_unreadable_frames" in run.failed[0].error
     assert Store(cfg.store).group(scene_group("frames_a", FUSED)) is None
@@ -181,10 +183,11 @@ def test_more_unreadable_frames_than_allowed_fail_naming_the_first(tmp_path):
 def test_fewer_unreadable_frames_are_counted_and_shown(tmp_path):
     cfg, _ = _ingested_with_a_broken_frame(tmp_path)
     cfg = with_section(cfg, "fuse", max_unreadable_frames=0.2)
+    assert not run_stage("ingest", cfg).failed  # tolerated and counted by ingest too
     assert not run_stage("fuse", cfg).failed
     assert Store(cfg.store).attrs(scene_group("frames_a", FUSED))["unreadable_frames"] == 1
     cell = store_status(cfg.store, cfg)["frames_a"]["fuse"]
-    assert "1 unreadable frame" in cell.note  # stale too: a frame changed after ingest
+    assert "1 unreadable frame" in cell.note and cell.state == "done"
 
 
 # ---- 5. a folder that is not a store is never adopted --------------------------------------------

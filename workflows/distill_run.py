@@ -3,6 +3,7 @@ fingerprints the current config gives their fused and teacher groups (stale ones
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from geopurify.pipeline.selection import match_scenes
@@ -11,6 +12,7 @@ from geopurify.stages.distill.scenes import current_fingerprints
 from geopurify.stages.distill.train import distill
 
 from .config import RunConfig
+from .job_log import DISTILL_JOB, recorded_job
 from .validate import validate
 
 
@@ -23,7 +25,10 @@ def training_scenes(cfg: RunConfig, patterns: list[str] | None) -> list[str]:
 
 def run_distill(cfg: RunConfig, patterns: list[str] | None, out: Path | None = None,
                 restart: bool = False, force: bool = False) -> dict:
+    """Train (or find trained) the student; the run, done or failed, goes to the run log."""
     validate(cfg, "distill")
     ids = training_scenes(cfg, patterns)
-    return distill(cfg.store, ids, cfg.distill, out=out, resume=not restart, force=force,
-                   expected=current_fingerprints(cfg, cfg.store, ids))
+    run_id = uuid.uuid4().hex[:8]
+    return recorded_job(cfg.store, DISTILL_JOB, lambda: distill(
+        cfg.store, ids, cfg.distill, out=out, resume=not restart, force=force,
+        expected=current_fingerprints(cfg, cfg.store, ids), run_id=run_id), run_id)

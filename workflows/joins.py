@@ -35,7 +35,10 @@ def teacher_checkpoint(cfg: RunConfig) -> str:
     return DONE
 
 
-def distill_student(cfg: RunConfig, train_ids: list[str], force: bool, upstream: list) -> str:
+def distill_student(cfg: RunConfig, train_ids: list[str], force: bool, upstream: list,
+                    run_id: str = "") -> str:
+    """``done`` when this run trained the student (also when Dask ran the job again after losing its
+    result: the student then carries this ``run_id``), ``skipped`` when it was already trained."""
     _check_upstream(upstream)
     from geopurify.stages.distill.scenes import current_fingerprints
     from geopurify.stages.distill.train import distill
@@ -43,5 +46,7 @@ def distill_student(cfg: RunConfig, train_ids: list[str], force: bool, upstream:
     expected = current_fingerprints(cfg, cfg.store, train_ids)  # refuse groups made by another config
     # no progress bar of its own: the workflow's display is already live
     summary = distill(cfg.store, train_ids, cfg.distill, resume=not force, force=force, progress=False,
-                      expected=expected)
-    return SKIPPED if summary.get("status") == SKIPPED else DONE
+                      expected=expected, run_id=run_id)
+    if summary.get("status") == SKIPPED and not (run_id and summary.get("run") == run_id):
+        return SKIPPED
+    return DONE

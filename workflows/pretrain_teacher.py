@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from geopurify.pipeline.errors import ConfigError
+from geopurify.pipeline.errors import ConfigError, GeopurifyError
 from geopurify.pipeline.selection import expand_patterns, match_scenes
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import SCENES
@@ -13,6 +13,7 @@ from geopurify.stages.teacher.data import StoreScenes
 from geopurify.stages.teacher.pretrain import pretrain_teacher
 
 from .config import RunConfig
+from .job_log import PRETRAIN_JOB, recorded_job
 
 
 def pretrain_cli(cfg: RunConfig, geometry: list[str], out: Path, scenes: list[str] | None = None,
@@ -20,10 +21,23 @@ def pretrain_cli(cfg: RunConfig, geometry: list[str], out: Path, scenes: list[st
                  resume: bool = True) -> Path:
     """``geopurify-run pretrain-teacher``: ``geometry`` holds PLY files or folders, ScanNet scan
     folders, or one store (then ``scenes`` picks its scenes; default all). ``cfg``'s evaluation
-    scenes (``dataset.scenes``) are refused among them."""
-    return pretrain_teacher(geometry_sources(geometry, scenes), Path(out), preset=preset,
-                            epochs=epochs, seed=seed, resume=resume,
-                            evaluation_scenes=evaluation_scenes(cfg))
+    scenes (``dataset.scenes``) are refused among them. When the config names an existing store,
+    the run (done or failed) is recorded in its run log, as ``all`` records it."""
+    sources = geometry_sources(geometry, scenes)
+    return recorded_job(log_store(cfg), PRETRAIN_JOB, lambda: pretrain_teacher(
+        sources, Path(out), preset=preset, epochs=epochs, seed=seed, resume=resume,
+        evaluation_scenes=evaluation_scenes(cfg)))
+
+
+def log_store(cfg: RunConfig) -> str | None:
+    """The config's store when it is an existing local store (the run log's home); else None."""
+    if not cfg.store or "://" in cfg.store or not (Path(cfg.store) / "zarr.json").is_file():
+        return None
+    try:
+        Store(cfg.store, create=False)
+    except GeopurifyError:
+        return None
+    return cfg.store
 
 
 def pretrain_from_config(cfg: RunConfig, checkpoint: Path) -> Path:

@@ -139,18 +139,23 @@ scenes only, once per affinity)."""
 
 
 def build_run_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force: bool,
-                    student_from: str | None = None) -> list:
+                    student_from: str | None = None, run_id: str = "",
+                    labels: list[tuple[str, str]] | None = None) -> list:
     """All nodes of one store's run, in an order fit for reporting. A scene's nodes wait for the
     nodes of the groups their stage reads (``registry.UPSTREAM``); fuse also waits for the text
-    embeddings, teacher for its checkpoint, student pooling for the distilled student."""
-    eval_ctx = StageContext(cfg.store, cfg)
-    train_ctx = StageContext(cfg.store, dataclasses.replace(cfg, dataset=training_source(cfg)))
+    embeddings, teacher for its checkpoint, student pooling for the distilled student. ``labels``
+    (when given) gets each node's (scene, stage), to report a node the cluster lost; ``run_id``
+    marks the groups this run writes (a task Dask reruns reports them computed, not skipped)."""
+    eval_ctx = StageContext(cfg.store, cfg, run_id)
+    train_ctx = StageContext(cfg.store, dataclasses.replace(cfg, dataset=training_source(cfg)), run_id)
     ctx_of = {**{s: eval_ctx for s in eval_ids}, **{s: train_ctx for s in train_ids}}
     stages = {command: scene_stage(command, cfg) for command in PER_SCENE}
     text = dask.delayed(_prepare, pure=False)(stages["fuse"], eval_ctx, eval_ids + train_ids)
     teacher_ready = dask.delayed(_run_join, pure=False)(TEACHER_JOB, teacher_checkpoint, cfg)
     run_level = {"fuse": [text], "teacher": [teacher_ready]}
     nodes = [text, teacher_ready]
+    labels = labels if labels is not None else []
+    labels += [("*", TEXT), ("*", TEACHER_JOB)]
     done: dict[str, dict] = {}  # scene -> command -> node
     for sid in eval_ids + train_ids:
         done[sid] = {}
@@ -158,22 +163,25 @@ def build_run_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], f
             up = [done[sid][u] for u in UPSTREAM[command]] + run_level.get(command, [])
             done[sid][command] = _node(run_scene, stages[command], ctx_of[sid], sid, force, upstream=up)
             nodes.append(done[sid][command])
+            labels.append((sid, stages[command].name))
     student = None
     if student_from is None and train_ids:
         distill_reads = [done[s][GROUP_COMMAND[g]] for s in train_ids for g in DISTILL_READS]
         student = dask.delayed(_run_join, pure=False)(
-            DISTILL_JOB, distill_student, cfg, train_ids, force, dask.delayed(list)(distill_reads))
+            DISTILL_JOB, distill_student, cfg, train_ids, force, dask.delayed(list)(distill_reads), run_id)
         nodes.append(student)
+        labels.append(("*", DISTILL_JOB))
     for affinity in cfg.evaluation.affinities:
         uses_student = affinity == AFFINITY_STUDENT
         if uses_student and student is None and student_from is None:
             continue  # no training scenes: nothing to distill (validate's notes say so)
         purify_cfg = with_affinity(cfg, affinity, student_from)
-        stage, ctx = scene_stage("purify", purify_cfg), StageContext(cfg.store, purify_cfg)
+        stage, ctx = scene_stage("purify", purify_cfg), StageContext(cfg.store, purify_cfg, run_id)
         for sid in eval_ids:
             up = [done[sid][u] for u in UPSTREAM["purify"]] + (
                 [student] if uses_student and student is not None else [])
             nodes.append(_node(run_purify, stage, ctx, sid, force, upstream=up))
+            labels.append((sid, stage.name))
     return nodes
 
 
@@ -217,8 +225,13 @@ def _run_seeds(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force:
             run_cfg = dataclasses.replace(_with_seed(cfg, seed), store=seed_store_path(cfg.store, seed))
             student_from, trains = cfg.store, []
         Store(run_cfg.store)
-        nodes = build_run_graph(run_cfg, eval_ids, trains, force, student_from)
-        outcomes = compute_graph(nodes, run_cfg.run.scheduler, run_cfg.run.workers, on_result)
+        labels: list[tuple[str, str]] = []
+        nodes = build_run_graph(run_cfg, eval_ids, trains, force, student_from, run_id, labels)
+
+        def lost(i: int, reason: str) -> Outcome:  # the cluster could not return this node's outcome
+            return Outcome(labels[i][0], labels[i][1], FAILED, error=reason)
+
+        outcomes = compute_graph(nodes, run_cfg.run.scheduler, run_cfg.run.workers, on_result, lost)
         log_error = runlog.try_append(run_cfg.store, outcomes, run_id)
         if log_error:
             result.log_errors.append(log_error)

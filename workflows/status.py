@@ -21,6 +21,7 @@ from geopurify.stages.distill.reads import READS as DISTILL_READS
 from geopurify.stages.purify.config import AFFINITIES
 
 from .config import RunConfig
+from .job_log import last_failure
 from .registry import GROUP_OF, UPSTREAM, scene_stage, with_affinity
 
 
@@ -133,13 +134,15 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
 
     store = Store(store_path, create=False)
     attrs = store.attrs(model_group())
-    failed = runlog.last_outcomes(store_path).get(("*", DISTILL_JOB))
-    if failed is not None and failed.get("status") != FAILED:
-        failed = None
+    # the latest distill run (``distill``, ``all``, ``reprocess`` all log it) failed after the stored
+    # student was written: the student is "failed", even though an older one is kept beside it
+    failed = last_failure(store_path, DISTILL_JOB)
     if not attrs.get("complete") or (failed is not None and failed["time"] >= attrs.get("finished_at", "")):
         if failed is not None:
             where = f"; traceback {failed['traceback']}" if failed.get("traceback") else ""
-            return Cell(STATE_FAILED, note=failed.get("error", "") + where)
+            kept = (f"; {model_group()} still holds the student trained {attrs['finished_at']}"
+                    if attrs.get("complete") and attrs.get("finished_at") else "")
+            return Cell(STATE_FAILED, note=failed.get("error", "") + where + kept)
         return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
     seconds = attrs.get("training", {}).get("seconds")
     if attrs.get(DAMAGED):

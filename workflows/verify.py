@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from geopurify.pipeline.chunks import DAMAGED, WRITTEN, DamagedError, has_checksums, repair_hint
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import MODELS, TEXT, scene_folder
 
@@ -82,7 +82,7 @@ def verify_store(store_path: str, patterns: list[str] | None = None) -> Verified
     store = Store(store_path, create=False)
     scenes = store.scene_ids()
     if patterns:
-        scenes = select_scenes(list(patterns), scenes, store_path)
+        scenes = match_scenes(list(patterns), scenes, store_path)
     result = Verified(store_path)
     for path in candidate_groups(store, scenes):
         attrs = store.attrs(path)

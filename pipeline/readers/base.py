@@ -62,6 +62,9 @@ class FolderReader:
 
     image_workers: int = 2
     """Threads decoding images during validation."""
+    max_unreadable_frames: float = 0.0
+    """Share of a scene's frames whose images may fail to decode (counted in ``Scene.unreadable_frames``);
+    ingest sets ``fuse.max_unreadable_frames``, the rule fuse applies to the same frames."""
 
     def list_scenes(self, root: Path) -> list[str]:
         from .checks import scene_folders

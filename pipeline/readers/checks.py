@@ -180,6 +180,44 @@ def _decode(path: Path) -> tuple[tuple[int, int], str] | str:
         return f"unreadable or truncated image ({str(exc).strip() or type(exc).__name__})"
 
 
+def _decode_all(paths: Sequence[Path], workers: int) -> list:
+    """``_decode`` of every path, on ``workers`` threads (decoding releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(_decode, paths))
+
+
+def check_frame_images(frames: Sequence[tuple], max_unreadable: float, color: dict,
+                       depth: dict | None = None, workers: int = 2) -> int:
+    """Decode every frame's colour (and, with ``depth``, depth) image; a frame with an image that
+    does not decode (missing, truncated, not an image) is unreadable. Up to ``max_unreadable`` (a
+    share of the frames: ``fuse.max_unreadable_frames``, the rule fuse applies) are tolerated and
+    counted; more fail, naming the first bad file. The readable images then get ``check_images``'
+    checks (``color`` / ``depth``: its keyword arguments). Returns the unreadable count."""
+    colors = [f[1] for f in frames]
+    depths = [f[2] for f in frames] if depth is not None else None
+    color_res = _decode_all(colors, workers)
+    depth_res = _decode_all(depths, workers) if depths is not None else None
+    bad = []
+    for i in range(len(frames)):  # the first bad file of each frame, in frame order
+        if isinstance(color_res[i], str):
+            bad.append((colors[i], color_res[i]))
+        elif depth_res is not None and isinstance(depth_res[i], str):
+            bad.append((depths[i], depth_res[i]))
+    if bad and (len(bad) > max_unreadable * len(frames) or len(bad) == len(frames)):
+        path, why = bad[0]
+        if max_unreadable > 0:
+            why += (f"; {len(bad)} of the scene's {len(frames)} frames cannot be read, more than "
+                    f"fuse.max_unreadable_frames = {max_unreadable}")
+        raise InputError(path, why)
+    unreadable = {str(path) for path, _ in bad}
+    keep = [i for i in range(len(frames)) if str(colors[i]) not in unreadable
+            and (depths is None or str(depths[i]) not in unreadable)]
+    _check_decoded([colors[i] for i in keep], [color_res[i] for i in keep], depth=False, **color)
+    if depths is not None:
+        _check_decoded([depths[i] for i in keep], [depth_res[i] for i in keep], depth=True, **depth)
+    return len(bad)
+
+
 def check_images(paths: Sequence[Path], depth: bool, intrinsic: np.ndarray | None = None,
                  intrinsic_path: Path | str | None = None,
                  expected_size: tuple[int, int] | None = None, workers: int = 2) -> tuple[int, int]:
@@ -188,11 +226,18 @@ def check_images(paths: Sequence[Path], depth: bool, intrinsic: np.ndarray | Non
     images are 16-bit. Returns the (width, height) of the images."""
     if not paths:
         raise ValueError("check_images needs at least one image")
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(_decode, paths))
+    results = _decode_all(paths, workers)
     for path, res in zip(paths, results):  # report the first bad frame in frame order
         if isinstance(res, str):
             raise InputError(path, res)
+    return _check_decoded(paths, results, depth, intrinsic, intrinsic_path, expected_size)
+
+
+def _check_decoded(paths: Sequence[Path], results: list, depth: bool, intrinsic: np.ndarray | None = None,
+                   intrinsic_path: Path | str | None = None,
+                   expected_size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The checks of ``check_images`` on images that decoded: one size, the right modes, intrinsics
+    of that size."""
     kind = "depth" if depth else "colour"
     for path, (_, mode) in zip(paths, results):
         if depth and not mode.startswith("I"):

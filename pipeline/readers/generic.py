@@ -154,15 +154,16 @@ class GenericReader(FolderReader):
         cam = _read_camera(files.camera)
         frames, skipped = checks.posed_frames(files.frames, files.folder / "frames")
         has_depth = files.frames[0][2] is not None
+        unreadable = 0
         if check_images:
-            checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=cam.color_K,
-                                intrinsic_path=files.camera, expected_size=cam.color_size,
-                                workers=self.image_workers)
-        if check_images and has_depth:
-            checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=cam.depth_K,
-                                intrinsic_path=files.camera, expected_size=cam.depth_size,
-                                workers=self.image_workers)
+            unreadable = checks.check_frame_images(
+                files.frames, self.max_unreadable_frames,
+                color={"intrinsic": cam.color_K, "intrinsic_path": files.camera, "expected_size": cam.color_size},
+                depth={"intrinsic": cam.depth_K, "intrinsic_path": files.camera,
+                       "expected_size": cam.depth_size} if has_depth else None,
+                workers=self.image_workers)
         return Scene(scene_id=scene_id, root=files.folder, xyz=ply.xyz, rgb=ply.rgb, faces=ply.faces,
                      labels=labels, axis_alignment=cam.axis_alignment, frames=frames,
                      color_intrinsic=cam.color_K, depth_intrinsic=cam.depth_K if has_depth else None,
-                     depth_scale=cam.depth_scale, skipped_frames=skipped, source_files=files.all())
+                     depth_scale=cam.depth_scale, skipped_frames=skipped, unreadable_frames=unreadable,
+                     source_files=files.all())

@@ -101,6 +101,8 @@ class OpenSceneReader:
     def __init__(self, labels: str = "scannet20", frames: str = ""):
         self.labels = labels
         self.frames = frames
+        self.max_unreadable_frames = 0.0
+        """Share of the frames whose images may fail to decode (ingest sets fuse's)."""
 
     def configure(self, cfg) -> None:
         """Take the label list and the frames folder from the dataset config."""
@@ -161,7 +163,7 @@ class OpenSceneReader:
         space, ids = decode_indices(path, labels, self.labels, IGNORE, "labels")
         kwargs = {"labels": ids} if space == "nyu40" else {"extra_labels": {space: ids}}
         if self.frames:
-            kwargs.update(_read_frames(Path(self.frames), scene_id, check_images))
+            kwargs.update(_read_frames(Path(self.frames), scene_id, check_images, self.max_unreadable_frames))
         return Scene(scene_id=scene_id, root=path, xyz=xyz, rgb=rgb,
                      source_files=self.source_files(root, scene_id), **kwargs)
 
@@ -190,7 +192,7 @@ def _frame_files(frames_root: Path, scene_id: str) -> tuple[Path, list[tuple[str
     return intrinsics, frames
 
 
-def _read_frames(frames_root: Path, scene_id: str, check_images: bool) -> dict:
+def _read_frames(frames_root: Path, scene_id: str, check_images: bool, max_unreadable: float = 0.0) -> dict:
     """Scene fields of the frames: posed frames, the shared intrinsics (4x4 or 3x3 in the file)."""
     intrinsics, files = _frame_files(frames_root, scene_id)
     numbers = intrinsics.read_text(errors="replace").split()
@@ -199,11 +201,12 @@ def _read_frames(frames_root: Path, scene_id: str, check_images: bool) -> dict:
     side = 3 if len(numbers) == 9 else 4
     K = checks.check_intrinsic(intrinsics, checks.read_matrix(intrinsics, side, side))
     frames, skipped = checks.posed_frames(files, frames_root / scene_id / "pose")
+    unreadable = 0
     if check_images:
-        for i, depth in ((1, False), (2, True)):
-            checks.check_images([f[i] for f in files], depth=depth, intrinsic=K, intrinsic_path=intrinsics)
+        same = {"intrinsic": K, "intrinsic_path": intrinsics}
+        unreadable = checks.check_frame_images(files, max_unreadable, color=same, depth=same)
     return {"frames": frames, "color_intrinsic": K, "depth_intrinsic": K, "depth_scale": 1000.0,
-            "skipped_frames": skipped}
+            "skipped_frames": skipped, "unreadable_frames": unreadable}
 
 
 def _colours(path: Path, colours: np.ndarray) -> np.ndarray:

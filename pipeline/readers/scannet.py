@@ -131,13 +131,15 @@ class ScanNetReader(FolderReader):
         K_depth = checks.read_intrinsic(files.depth_intrinsic)
 
         frames, skipped = checks.posed_frames(files.frames, files.folder / "pose")
+        unreadable = 0
         if check_images:  # last: decoding every frame is the expensive check
-            checks.check_images([f[1] for f in files.frames], depth=False, intrinsic=K_color,
-                                intrinsic_path=files.color_intrinsic, workers=self.image_workers)
-            checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=K_depth,
-                                intrinsic_path=files.depth_intrinsic, workers=self.image_workers)
+            unreadable = checks.check_frame_images(
+                files.frames, self.max_unreadable_frames,
+                color={"intrinsic": K_color, "intrinsic_path": files.color_intrinsic},
+                depth={"intrinsic": K_depth, "intrinsic_path": files.depth_intrinsic},
+                workers=self.image_workers)
         return Scene(**common, frames=frames, color_intrinsic=K_color, depth_intrinsic=K_depth,
-                     depth_scale=1000.0, skipped_frames=skipped)
+                     depth_scale=1000.0, skipped_frames=skipped, unreadable_frames=unreadable)
 
     def _sens_frames(self, path: Path, check_images: bool) -> dict:
         """The frames, intrinsics and depth scale of a ``.sens`` recording (images decoded lazily;

@@ -25,6 +25,7 @@ import torch
 from geopurify.pipeline.config import fingerprinted_dict, to_dict
 from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.fingerprint import stage_fingerprint
+from geopurify.pipeline.finite import check_parameters, check_value
 from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import DONE, SKIPPED, model_group
@@ -44,6 +45,8 @@ from .weights import export_student, read_student, write_student
 
 STAGE = "distill"
 VERSION = 1
+SUSPECTS = ("distill.lr", "distill.temperature", "distill.weight_decay", "the fused and teacher features")
+"""Settings most likely to blame for a NaN or infinite loss or weight (named in the error)."""
 
 
 def train_step(model: torch.nn.Module, scene: TrainingScene, cfg: DistillConfig,
@@ -93,13 +96,16 @@ def plot_loss(history: list[dict], file: Path) -> Path:
 def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: Path | None = None,
             resume: bool = True, *, expected: Mapping[str, Mapping[str, str]] | None = None,
             force: bool = False, progress: bool = True,
-            on_epoch_end: Callable[[int, list[dict]], None] | None = None) -> dict:
+            on_epoch_end: Callable[[int, list[dict]], None] | None = None, run_id: str = "") -> dict:
     """Train the student on ``train_scenes`` (names, globs or @file) of the store at ``store_path``.
 
     ``expected``: current fingerprints of the scenes' groups (``{scene: {"fused": fp, "teacher":
     fp}}``) when the caller knows them: a group with another fingerprint is refused as stale.
     ``force`` retrains even if ``models/student`` is done; ``resume=False`` ignores checkpoints.
     ``on_epoch_end(epoch, history)`` is called after each epoch's checkpoint (tests, progress hooks).
+    ``run_id``: the run training it, kept in the student's attrs as ``run`` (and returned as ``run``
+    when the student is already there), so a job Dask reran after losing its result knows it trained.
+    A NaN or infinite loss or weight stops training with ``NonFiniteError``; nothing is written.
     Returns a summary dict (status, fingerprint, steps, losses, timings, files)."""
     started = time.perf_counter()
     check(cfg)
@@ -123,7 +129,7 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
             model, _ = read_student(store_path)
             summary["out"] = str(export_student(out, model, record))
         attrs = store.attrs(model_group())
-        return {**summary, "status": SKIPPED, **attrs.get("training", {})}
+        return {**summary, "status": SKIPPED, "run": attrs.get("run", ""), **attrs.get("training", {})}
 
     data = [load_training_scene(store, s) for s in scenes]
     total = cfg.epochs * len(scenes)
@@ -157,9 +163,12 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
                     t0 = time.perf_counter()
                     rng = np.random.default_rng([cfg.seed, epoch, i])
                     loss, info = train_step(model, data[k], cfg, rng, device)
+                    where = f"distill epoch {epoch + 1} step {len(history)} ({scenes[k]})"
+                    check_value(float(loss.item()), f"{where}: the loss", SUSPECTS)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
+                    check_parameters(model.named_parameters(), where, SUSPECTS)
                     lr = opt.param_groups[0]["lr"]
                     sched.step()
                     history.append({"epoch": epoch, "step": len(history), "scene": scenes[k],
@@ -184,7 +193,8 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
                 "parameters": parameter_count(model), "mean_step_s": float(np.mean(step_s)),
                 "same_voxel_positives": float(np.mean([h["same_voxel_positives"] for h in history])),
                 "seconds": round(time.perf_counter() - started, 1), "peak_rss_gib": round(peak_gib, 2)}
-    write_student(store, model, {**record, "training": training})
+    check_parameters(model.state_dict().items(), "distill: the trained student", SUSPECTS)
+    write_student(store, model, {**record, "training": training, **({"run": run_id} if run_id else {})})
     if out is not None:
         summary["out"] = str(export_student(out, model, {**record, "training": training}))
         summary["out_loss_curve"] = str(plot_loss(history, Path(out).with_name(Path(out).stem + "_loss.png")))

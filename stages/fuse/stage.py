@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from geopurify.pipeline.config import check_values
-from geopurify.pipeline.errors import ConfigError, InputError
+from geopurify.pipeline.errors import ConfigError, InputError, StoreError
 from geopurify.pipeline.fingerprint import digest, files_fingerprint
 from geopurify.pipeline.readers import dataset_root, read_scene, scene_source, source_files
 from geopurify.pipeline.scene import Frame, Scene
@@ -66,6 +66,8 @@ class FuseStage(SceneStage):
     name = FUSED
     version = 1
     sections = ("fuse",)
+    suspects = ("fuse.logit_scale", "fuse.simulated.noise_std", "fuse.simulated.splat_radius",
+                "the 2D source's features")
     reads = (POINTS,)
 
     @staticmethod
@@ -83,6 +85,13 @@ class FuseStage(SceneStage):
         cfg = ctx.cfg.fuse
         upstream = self.upstream_fingerprints(ctx, scene_id)
         dataset = self.source(ctx, scene_id)
+        # the frames are read here again: a touched frame makes fuse stale even before re-ingest
+        frames = files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset))
+        points_path = scene_group(scene_id, POINTS)
+        ingested = ctx.store.attrs(points_path).get("inputs", {}).get("files")  # as ingest saw them
+        if ingested is not None and ingested != frames:  # never write on top of a stale ingest
+            raise StoreError(f"{ctx.store.path}/{points_path}: stale, the scene's files changed since "
+                             f"it was ingested; rerun ingest on {scene_id} first")
         text, text_fp = require_current_text(ctx.store, cfg)
         source = make_source(cfg, text)
         ident = source.identity()
@@ -90,8 +99,7 @@ class FuseStage(SceneStage):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
             **upstream,
-            # the frames are read here again: a touched frame makes fuse stale even before re-ingest
-            "frames": files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset)),
+            "frames": frames,
             TEXT: text_fp,
             "source": digest(ident),
         }

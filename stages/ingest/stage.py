@@ -14,6 +14,7 @@ import numpy as np
 
 from geopurify.pipeline.fingerprint import digest, files_fingerprint
 from geopurify.pipeline.normals import scene_normals
+from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers import dataset_root, get_reader
 from geopurify.pipeline.scene import Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
@@ -27,6 +28,7 @@ class IngestStage(SceneStage):
     name = POINTS
     version = 1
     sections = ("dataset", "ingest")
+    suspects = ("ingest.normal_neighbours", "the scan's points")
     reads = ()
     """Nothing of the store: the dataset's files (their fingerprint is its input)."""
 
@@ -42,11 +44,23 @@ class IngestStage(SceneStage):
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
         started = time.perf_counter()
         root = dataset_root(ctx.cfg.dataset)
-        scene = get_reader(ctx.cfg.dataset).read(root, scene_id)
+        reader = get_reader(ctx.cfg.dataset)
+        # one rule for unreadable frames: ingest tolerates what fuse will skip
+        reader.max_unreadable_frames = unreadable_share(ctx.cfg)
+        scene = reader.read(root, scene_id)
         read_s = time.perf_counter() - started
         out = points_output(scene, ctx.cfg.ingest, ctx.cfg.dataset.kind)
         out.attrs["timings"]["read_s"] = round(read_s, 3)
         return out
+
+
+def unreadable_share(cfg) -> float:
+    """``fuse.max_unreadable_frames`` of the run config (0 when it has no fuse section)."""
+    fuse = getattr(cfg, "fuse", None)
+    share = float(getattr(fuse, "max_unreadable_frames", 0.0)) if fuse is not None else 0.0
+    if not 0.0 <= share <= 1.0:
+        raise ConfigError(f"fuse.max_unreadable_frames = {share}: expected a share in [0, 1]")
+    return share
 
 
 def points_output(scene: Scene, cfg: IngestConfig, kind: str) -> StageOutput:
@@ -73,6 +87,7 @@ def points_output(scene: Scene, cfg: IngestConfig, kind: str) -> StageOutput:
         "num_points": scene.num_points,
         "num_frames": len(scene.frames),
         "skipped_frames": int(scene.skipped_frames),
+        "unreadable_frames": int(scene.unreadable_frames),
         "has_faces": scene.faces is not None,
         "has_labels": scene.labels is not None,
         "normals_from": normals_from,

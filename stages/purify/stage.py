@@ -67,6 +67,9 @@ class PurifyStage(SceneStage):
     """The student's group; each instance writes its own affinity's (``purified_group``)."""
     version = 1
     sections = ("purify",)
+    suspects = ("purify.temperature", "purify.geo_position_scale", "purify.geo_normal_scale",
+                "purify.geo_color_scale", "purify.student_position_scale", "the student's weights",
+                "the fused features")
     reads = (POINTS, FUSED)
 
     @classmethod

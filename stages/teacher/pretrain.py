@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.errors import InputError
+from geopurify.pipeline.finite import check_parameters, check_value
 from geopurify.stages.training.progress import training_bar
 from geopurify.stages.training.schedule import warmup_cosine
 from geopurify.stages.training.threads import torch_threads
@@ -38,6 +39,9 @@ from .data import StoreScenes, load_scan, resolve_sources
 from .pretrain_files import load_state, output_paths, refuse_repository, save_checkpoint, save_state, write_curve
 from .pretrain_recipe import PretrainRecipe, recipe_for
 from .pretrain_step import scan_segments, train_step
+
+SUSPECTS = ("the recipe's lr", "temperature", "weight_decay (teacher.pretrain_preset / --preset)")
+"""What to look at when a pretraining loss or weight turns NaN or infinite (named in the error)."""
 
 
 def pretrain_teacher(geometry: list[Path] | StoreScenes, out: Path, preset: str = "cpu",
@@ -102,6 +106,9 @@ def _train(recipe: PretrainRecipe, sources: list[str], paths: dict[str, Path], i
                     group["lr"] = recipe.lr * factor
                 rng = np.random.default_rng([seed, epoch, step])
                 loss = train_step(model, optim, scans[which], segments[which], recipe, rng, device)
+                where = f"pretrain epoch {epoch + 1} step {step} ({scene_name(sources[which])})"
+                check_value(loss, f"{where}: the loss", SUSPECTS)
+                check_parameters(model.named_parameters(), where, SUSPECTS)
                 history.append(loss)
                 bar.step(f"epoch {epoch + 1}/{recipe.epochs}", loss)
             seconds = seconds_before + time.perf_counter() - started
@@ -110,6 +117,7 @@ def _train(recipe: PretrainRecipe, sources: list[str], paths: dict[str, Path], i
             bar.note(f"epoch {epoch + 1}/{recipe.epochs}: mean loss "
                      f"{np.mean(history[-steps_per_epoch:]):.4f}")
     recalibrate_batch_norm(model, [(s.xyz, s.rgb, s.normal) for s in scans])
+    check_parameters(model.state_dict().items(), "pretrain: the recalibrated teacher", SUSPECTS)
     seconds = seconds_before + time.perf_counter() - started
     save_checkpoint(model, paths["checkpoint"], {**identity, "train_seconds": round(seconds, 1)})
     return paths["checkpoint"]

@@ -105,6 +105,7 @@ class TeacherStage(SceneStage):
     name = TEACHER
     version = 1
     sections = ("teacher",)
+    suspects = ("teacher.ssl_position_weight", "teacher.geometric_weights", "teacher.checkpoint")
     reads = (POINTS,)
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
