@@ -88,7 +88,7 @@ def test_geometric_teacher_and_switching_kinds(tmp_path):
 @pytest.mark.parametrize("teacher, message", [
     ({"kind": "ssl", "checkpoint": ""}, "needs teacher.checkpoint"),
     ({"kind": "ssl", "checkpoint": "/nonexistent/t.pt"}, "teacher checkpoint not found"),
-    ({"kind": "dino"}, "expected one of ssl, geometric"),
+    ({"kind": "dino"}, "teacher.kind = 'dino': expected one of 'ssl', 'geometric', 'ptv3'"),
     ({"kind": "ssl", "checkpoint": "", "ssl_position_weight": -1.0}, "ssl_position_weight = -1.0"),
 ])
 def test_bad_settings_fail_in_one_line_and_write_nothing(tmp_path, teacher, message):
