@@ -11,6 +11,7 @@ from geopurify.pipeline.readers import get_reader
 from geopurify.pipeline.schedule import check_scheduler
 from geopurify.stages.distill.config import check as check_distill
 from geopurify.stages.fuse.stage import check_config as check_fuse
+from geopurify.stages.ingest.config import check_config as check_ingest
 from geopurify.stages.labelsets import protocol_ids
 from geopurify.stages.purify.config import AFFINITIES
 from geopurify.stages.purify.stage import check_config as check_purify
@@ -39,7 +40,7 @@ def validate(cfg: RunConfig, command: str) -> list[str]:
         raise ConfigError(f"run.workers = {cfg.run.workers}: expected >= 1")
     parts = COMMAND_CHECKS[command]
     # values first (a typo is named before a missing folder), then the paths the run reads
-    checks = {"dataset": lambda: get_reader(cfg.dataset.kind) if cfg.dataset.kind else None,
+    checks = {"dataset": lambda: (check_ingest(cfg.ingest), get_reader(cfg.dataset.kind) if cfg.dataset.kind else None),
               "fuse": lambda: check_fuse(cfg.fuse), "teacher": lambda: check_teacher(cfg.teacher),
               "distill": lambda: check_distill(cfg.distill), "purify": lambda: check_purify(cfg.purify),
               "score": lambda: protocol_ids(cfg.score.protocol), "evaluation": lambda: None}

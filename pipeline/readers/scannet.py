@@ -1,6 +1,7 @@
 """ScanNet layout (also what ``pipeline.synthetic`` writes)::
 
-    <root>/<scene>/<scene>_vh_clean_2.ply            vertices x y z red green blue (+ faces, optional)
+    <root>/<scene>/<scene>_vh_clean_2.ply            vertices x y z red green blue (+ faces, optional);
+                                                     without it, the scan is reconstructed at ingest
     <root>/<scene>/<scene>_vh_clean_2.labels.ply     optional: same vertices, property label (NYU40)
     <root>/<scene>/<scene>.txt                       optional: axisAlignment = 16 numbers
     <root>/<scene>/color/<i>.jpg                     colour frames
@@ -30,7 +31,8 @@ class _Files:
     """Where a ScanNet scene's files are; finding them reads nothing but folder listings."""
 
     folder: Path
-    mesh: Path
+    mesh: Path | None
+    """None: frames only, the scan is reconstructed from the depth frames at ingest."""
     labels: Path | None
     meta: Path | None
     color_intrinsic: Path
@@ -39,7 +41,7 @@ class _Files:
     """(name, colour, depth, pose) of every frame, in frame order."""
 
     def all(self) -> list[Path]:
-        files = [self.mesh, self.color_intrinsic, self.depth_intrinsic]
+        files = [p for p in (self.mesh, self.color_intrinsic, self.depth_intrinsic) if p is not None]
         files += [p for p in (self.labels, self.meta) if p is not None]
         for _, color, depth, pose in self.frames:
             files += [color, depth, pose]
@@ -61,9 +63,9 @@ def find_files(root: Path, scene_id: str) -> _Files:
     if not folder.is_dir():
         raise InputError(folder, "scene folder not found")
     mesh = folder / f"{scene_id}_vh_clean_2.ply"
-    if not mesh.is_file():
-        raise InputError(mesh, "scene mesh not found")
     labels = folder / f"{scene_id}_vh_clean_2.labels.ply"
+    if not mesh.is_file() and labels.is_file():
+        raise InputError(mesh, f"scene mesh not found, but {labels.name} labels its vertices")
     meta = folder / f"{scene_id}.txt"
     intrinsic = folder / "intrinsic"
     color_k, depth_k = intrinsic / "intrinsic_color.txt", intrinsic / "intrinsic_depth.txt"
@@ -85,7 +87,7 @@ def find_files(root: Path, scene_id: str) -> _Files:
         if name not in poses:
             raise InputError(folder / "pose" / f"{name}.txt", f"pose of frame {name} not found")
         frames.append((name, colors[name], depths[name], poses[name]))
-    return _Files(folder=folder, mesh=mesh, labels=labels if labels.is_file() else None,
+    return _Files(folder=folder, mesh=mesh if mesh.is_file() else None, labels=labels if labels.is_file() else None,
                   meta=meta if meta.is_file() else None, color_intrinsic=color_k,
                   depth_intrinsic=depth_k, frames=frames)
 
@@ -95,9 +97,13 @@ class ScanNetReader(FolderReader):
 
     find_files = staticmethod(find_files)
 
+    def has_points(self, root: Path, scene_id: str) -> bool:
+        """False for frames without the mesh (ingest reconstructs the scan)."""
+        return find_files(Path(root), scene_id).mesh is not None
+
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         files = find_files(Path(root), scene_id)
-        mesh = checks.read_coloured_points(files.mesh)
+        mesh = checks.read_coloured_points(files.mesh) if files.mesh is not None else None
         labels = None
         if files.labels is not None:
             lab = read_ply(files.labels, want_faces=False)
@@ -117,7 +123,7 @@ class ScanNetReader(FolderReader):
                                 intrinsic_path=files.color_intrinsic, workers=self.image_workers)
             checks.check_images([f[2] for f in files.frames], depth=True, intrinsic=K_depth,
                                 intrinsic_path=files.depth_intrinsic, workers=self.image_workers)
-        return Scene(scene_id=scene_id, root=files.folder, xyz=mesh.xyz, rgb=mesh.rgb,
-                     faces=mesh.faces, labels=labels, axis_alignment=axis_alignment, frames=frames,
+        return Scene(scene_id=scene_id, root=files.folder, xyz=mesh.xyz if mesh else None,
+                     rgb=mesh.rgb if mesh else None, faces=mesh.faces if mesh else None, labels=labels, axis_alignment=axis_alignment, frames=frames,
                      color_intrinsic=K_color, depth_intrinsic=K_depth, depth_scale=1000.0,
                      skipped_frames=skipped, source_files=files.all())

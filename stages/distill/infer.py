@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.store import Store
 from geopurify.stages.training.threads import INFERENCE_THREADS, torch_threads
@@ -53,5 +54,6 @@ def scene_embeddings(store: Store, scene: str, model: StudentNet
     """``student_embeddings`` of a scene's stored points and fused features."""
     pts = Store.scene_group_path(scene, "points")
     fused = store.read(Store.scene_group_path(scene, "fused"), "feat")
-    return student_embeddings(model, store.read(pts, "xyz"), store.read(pts, "rgb"),
-                              store.read(pts, "normal"), fused)
+    xyz = store.read(pts, "xyz")
+    rgb = zeros_for_absent(stored_rgb(store, scene), len(xyz))  # a scan without colour: zeros fed
+    return student_embeddings(model, xyz, rgb, store.read(pts, "normal"), fused)

@@ -12,14 +12,18 @@ import time
 
 import numpy as np
 
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import cached_content_hash
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FEAT, NORMAL, POINTS, XYZ, scene_group
 
 from .config import TeacherConfig
 
 KINDS = ("ssl", "geometric", "ptv3")
+MISSING = ("color", "normal")
+"""What ``teacher.ptv3_missing`` may list."""
 
 _lock = threading.Lock()
 _models: dict[tuple, object] = {}
@@ -34,10 +38,12 @@ def checkpoint_hash(path: str) -> str:
     return cached_content_hash(path)
 
 
-def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray,
-                     source: str = "points") -> np.ndarray:
+def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray | None, normal: np.ndarray,
+                     source: str = "points", normals_estimated: bool = False) -> np.ndarray:
     """Per-point teacher features (N, Dt) float32 for the configured kind (``source`` names the
-    points in errors)."""
+    points in errors). ``rgb`` None: the scan has no colour (``without_colour`` says what each kind
+    does then); ``normals_estimated``: ingest estimated the normals (ptv3's ``normal`` in
+    ``ptv3_missing``)."""
     check_config(cfg)
     if cfg.kind == "geometric":
         from .geometric import GeometricWeights, geometric_features
@@ -49,15 +55,30 @@ def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, norma
 
         model = _model(cfg.checkpoint, cfg.device)
         with _lock:  # one inference at a time: torch already uses every core
-            embedding = embed_points(model, xyz, rgb, normal)
+            embedding = embed_points(model, xyz, zeros_for_absent(rgb, len(xyz)), normal)
         return ssl_features(embedding, xyz, cfg.ssl_position_weight)
     if cfg.kind == "ptv3":
         from .ptv3 import point_features
 
         model = _model(cfg.checkpoint, cfg.device, "ptv3")
         with _lock:
-            return point_features(model, xyz, rgb, normal, cfg.ptv3_levels, source)
+            zeros = ptv3_zeros(cfg, rgb is None, normals_estimated)
+            return point_features(model, xyz, rgb, None if "normal" in zeros else normal, cfg.ptv3_levels,
+                                  source, allow_missing=tuple(cfg.ptv3_missing))
     raise AssertionError(cfg.kind)  # check_config let an unknown kind through
+
+
+def ptv3_zeros(cfg: TeacherConfig, colour_absent: bool, normals_estimated: bool) -> list[str]:
+    """The ptv3 inputs fed as zeros for a whole scan: those ``teacher.ptv3_missing`` lists and the scan
+    lacks (colour absent; normals estimated at ingest rather than carried by the scan)."""
+    return [m for m, lacking in (("color", colour_absent), ("normal", normals_estimated))
+            if lacking and m in cfg.ptv3_missing]
+
+
+def without_colour(cfg: TeacherConfig) -> str:
+    """What the configured teacher does for a scan without colour (recorded in its group)."""
+    return {"geometric": "colour block left out (zeros)", "ssl": "zeros fed for colour",
+            "ptv3": "zeros fed for colour (teacher.ptv3_missing)"}[cfg.kind]
 
 
 def check_config(cfg: TeacherConfig) -> None:
@@ -69,6 +90,9 @@ def check_config(cfg: TeacherConfig) -> None:
                           "curvature, shape, colour)")
     if cfg.ssl_position_weight < 0:
         raise ConfigError(f"teacher.ssl_position_weight = {cfg.ssl_position_weight}: expected >= 0")
+    for entry in cfg.ptv3_missing:
+        if entry not in MISSING:
+            raise ConfigError(f"teacher.ptv3_missing: {entry!r} is not one of {', '.join(MISSING)}")
     if cfg.kind == "ptv3" and cfg.ptv3_levels < 0:
         raise ConfigError(f"teacher.ptv3_levels = {cfg.ptv3_levels}: expected >= 0")
     if cfg.kind == "ptv3" and not cfg.checkpoint:
@@ -123,13 +147,20 @@ class TeacherStage(SceneStage):
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
         cfg: TeacherConfig = ctx.cfg.teacher
-        group = Store.scene_group_path(scene_id, "points")
-        xyz = ctx.store.read(group, "xyz").astype(np.float32)
-        rgb = ctx.store.read(group, "rgb")
-        normal = ctx.store.read(group, "normal").astype(np.float32)
+        group = scene_group(scene_id, POINTS)
+        xyz = ctx.store.read(group, XYZ).astype(np.float32)
+        rgb = stored_rgb(ctx.store, scene_id)
+        normal = ctx.store.read(group, NORMAL).astype(np.float32)
+        estimated = ctx.store.attrs(group).get("normals_from") == "pca"
         started = time.perf_counter()
-        feat = teacher_features(cfg, xyz, rgb, normal, f"{ctx.store.path}/{group}")
+        feat = teacher_features(cfg, xyz, rgb, normal, f"{ctx.store.path}/{group}", estimated)
         seconds = time.perf_counter() - started
-        return StageOutput({"feat": feat.astype(np.float16)},
-                           {"kind": cfg.kind, "dim": int(feat.shape[1]),
-                            "timings": {"features_s": round(seconds, 3)}})
+        attrs = {"kind": cfg.kind, "dim": int(feat.shape[1]), "has_color": rgb is not None,
+                 "timings": {"features_s": round(seconds, 3)}}
+        if rgb is None:
+            attrs["without_color"] = without_colour(cfg)
+        if cfg.kind == "ptv3":
+            attrs["zeros_fed"] = ptv3_zeros(cfg, rgb is None, estimated)
+            if "normal" in cfg.ptv3_missing and "normal" not in attrs["zeros_fed"]:
+                attrs["zero_normals"] = int((~(np.linalg.norm(normal, axis=1) > 1e-6)).sum())
+        return StageOutput({FEAT: feat.astype(np.float16)}, attrs)
