@@ -20,7 +20,7 @@ class IngestConfig:
     normal_neighbours: int = 16
     """Neighbours for PCA normals when the scan has no faces."""
     reconstruct: str = field(default="tsdf", metadata=_RECONSTRUCTION)
-    """A capture with posed depth frames and no point cloud: ``tsdf`` (Open3D's scalable TSDF volume,
+    """A capture with posed depth frames and no point cloud: ``tsdf`` (TSDF fusion and marching cubes,
     a coloured triangle mesh), ``voxel`` (back-projected depth averaged on a voxel grid, pure numpy,
     a point cloud) or ``none`` (refuse such captures)."""
     voxel_size: float = field(default=0.02, metadata=_RECONSTRUCTION)

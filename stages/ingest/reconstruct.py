@@ -3,8 +3,9 @@
 Any reader may return a ``Scene`` whose ``xyz`` is None when the capture has depth frames but no
 scan; ingest then calls ``reconstruct_scene`` and the rest of the pipeline sees an ordinary scan:
 
-- ``tsdf`` (default): Open3D's scalable TSDF volume, every ``frame_stride``-th frame integrated in
-  capture order, then marching cubes: a coloured triangle mesh (faces kept, normals from them);
+- ``tsdf`` (default): volumetric TSDF fusion on a sparse voxel set (numpy), every ``frame_stride``-th
+  frame in capture order, then scikit-image's marching cubes: a coloured triangle mesh (faces kept,
+  normals from them; see ``tsdf`` for why not Open3D);
 - ``voxel``: the light fallback, pure numpy: every depth reading back-projected, averaged (position
   and colour) per ``voxel_size`` cell, cells seen by fewer than ``min_views`` frames dropped: a
   point cloud (PCA normals towards the cameras, as for any cloud).
