@@ -10,6 +10,9 @@ import typer
 from rich.console import Console
 
 from geopurify.pipeline.errors import GeopurifyError
+from geopurify.pipeline.vocabulary import (
+    DONE, PURIFIED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_STALE,
+)
 
 app = typer.Typer(help="GeoPurify: posed RGB-D scans -> open-vocabulary 3D semantic segmentation.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -191,7 +194,7 @@ def distill(
     summary = run_distill(cfg, train_scenes, out=out, restart=restart, force=force)
     console.print(f"distill: {summary['status']}; student in {cfg.store}/{summary['model_group']}"
                            + (f"; exported to {summary['out']}" if summary.get("out") else "")
-                           + (f"; loss curve {summary['loss_curve']}" if summary["status"] == "done" else ""),
+                           + (f"; loss curve {summary['loss_curve']}" if summary["status"] == DONE else ""),
                            highlight=False, soft_wrap=True)
 
 
@@ -215,7 +218,7 @@ def select(
 @_guard
 def score(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = "purified",
+    of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = PURIFIED,
     protocol: Annotated[Optional[str], typer.Option(
         help="scannet19 | scannet20 | scannet200 | matterport21 | matterport40 | matterport80 | matterport160")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON.")] = None,
@@ -256,7 +259,7 @@ def query(
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     scene: Annotated[str, typer.Option(help="Scene id.")] = "",
     out_ply: Annotated[Path, typer.Option("--out", help="PLY with a score_<i> property per prompt.")] = Path("scores.ply"),
-    of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = "purified",
+    of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = PURIFIED,
     threshold: Annotated[float, typer.Option(help="Cosine above which a point counts as a hit.")] = 0.5,
 ):
     """Score any text prompt against a scene's purified (or fused) features, per point."""
@@ -320,7 +323,7 @@ def run_everything(
 
     cfg = _config(config, set, **{"store": store, "run.scheduler": scheduler, "run.workers": workers})
     result, path = _run_all_and_report(cfg, force, report or default_report_dir(cfg.store))
-    done = sum(o.status == "done" for o in result.outcomes)
+    done = sum(o.status == DONE for o in result.outcomes)
     console.print(f"all: {done} steps computed, {len(result.failed)} failed; stores: {', '.join(result.stores)}",
                   highlight=False, soft_wrap=True)
     if path is not None:
@@ -368,7 +371,7 @@ def report(
 def export(
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
     scene: Annotated[str, typer.Option(help="Scene id (ply).")] = "",
-    of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = "purified",
+    of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = PURIFIED,
     fmt: Annotated[str, typer.Option("--format", help="ply (one scene, class-coloured) | scannet-benchmark "
                                                       "(<scene>.txt per scene, one id per vertex)")] = "ply",
     out: Annotated[Optional[Path], typer.Option("--out", help="PLY file (default scene.ply), or the "
@@ -426,7 +429,8 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
     # judge with the given config only when the user gave one; else each group's own
     given = config is not None or bool(set) or Path("geopurify.toml").is_file()
     table = store_status(cfg.store, cfg if given else None)
-    colours = {"done": "green", "stale": "yellow", "incomplete": "red", "failed": "red", "missing": "dim"}
+    colours = {STATE_DONE: "green", STATE_STALE: "yellow", STATE_INCOMPLETE: "red", STATE_FAILED: "red",
+               STATE_MISSING: "dim"}
     commands = list(next(iter(table.values())).keys()) if table else []
     view = Table(title=f"{cfg.store}")
     view.add_column("scene")

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.vocabulary import FEAT
+
+
 DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PROTOCOL = "scannet19"
 
@@ -60,7 +63,7 @@ def lift_only(scene, fuse_cfg, text) -> tuple[dict, dict]:
 
     scene = dataclasses.replace(scene, frames=list(scene.frames))  # begin_scene may add virtual frames
     out = fuse_scene(scene, np.asarray(scene.xyz, np.float32), fuse_cfg, text)
-    feat = out.arrays["feat"].astype(np.float32)
+    feat = out.arrays[FEAT].astype(np.float32)
     pred = np.asarray(text.nyu40_ids, np.int64)[np.argmax(feat @ text.embeddings.T, axis=1)]
     return metrics(confusion_matrix(scene.labels, pred, PROTOCOL), PROTOCOL), out.attrs
 

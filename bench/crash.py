@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from geopurify.pipeline.vocabulary import scene_folder, scene_group
+
 
 def geopurify(*args: str) -> list[str]:
     return [sys.executable, "-m", "geopurify.cli", *args]
@@ -34,8 +36,8 @@ def arrays_of(store: Path) -> dict[str, np.ndarray]:
     root = zarr.open_group(str(store), mode="r")
     out = {}
     for scene in root["scenes"].group_keys():
-        for stage in root[f"scenes/{scene}"].group_keys():
-            group = root[f"scenes/{scene}/{stage}"]
+        for stage in root[scene_folder(scene)].group_keys():
+            group = root[scene_group(scene, stage)]
             if group.attrs.get("complete"):
                 for name in group.array_keys():
                     out[f"{scene}/{stage}/{name}"] = group[name][...]

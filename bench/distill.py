@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.vocabulary import FEAT, FUSED, LABEL, POINTS, TEACHER, XYZ, scene_group
+
+
 MODES = ("outside-voxel", "paper")
 
 
@@ -70,7 +73,7 @@ def speed(args) -> dict:
         opt.step()
         if i:
             times.append(time.perf_counter() - t0)
-    return {"preset": args.speed, "scene": args.scene, "points": int(len(scene.xyz)),
+    return {"preset": args.speed, "scene": args.scene, POINTS: int(len(scene.xyz)),
             "voxels": info["voxels"], "anchors": info["anchors"], "parameters": parameter_count(model),
             "step_s": float(np.median(times)), "steps_per_s": float(1 / np.median(times)),
             "peak_rss_gib": round(_peak_gib(), 2), "threads": torch.get_num_threads()}
@@ -108,14 +111,14 @@ def purity_table(args, students: dict[str, Path]) -> list[dict]:
     from geopurify.stages.distill.infer import load_student_file, scene_embeddings
 
     store = Store(args.store, create=False)
-    pts = f"scenes/{args.eval_scene}/points"
-    xyz, label = store.read(pts, "xyz"), store.read(pts, "label")
-    fused = store.read(f"scenes/{args.eval_scene}/fused", "feat").astype(np.float32)
+    pts = scene_group(args.eval_scene, POINTS)
+    xyz, label = store.read(pts, XYZ), store.read(pts, LABEL)
+    fused = store.read(scene_group(args.eval_scene, FUSED), FEAT).astype(np.float32)
     _, p2v = voxelize(xyz, 0.02)
     features = {
         "fused (raw, per point)": fused,
         "fused (2 cm voxel mean)": voxel_mean(fused, p2v, int(p2v.max()) + 1)[p2v],
-        "teacher": store.read(f"scenes/{args.eval_scene}/teacher", "feat").astype(np.float32),
+        "teacher": store.read(scene_group(args.eval_scene, TEACHER), FEAT).astype(np.float32),
     }
     for mode, file in students.items():
         model, _ = load_student_file(file)
@@ -170,16 +173,16 @@ def main() -> None:
     args.train_scenes = select_scenes(args.train_scenes, store.scene_ids(), args.store)
     if args.eval_scene in args.train_scenes:
         raise SystemExit(f"{args.eval_scene} is among the training scenes: the purity would not be held out")
-    largest = max(args.train_scenes, key=lambda s: store.group(f"scenes/{s}/points")["xyz"].shape[0])
+    largest = max(args.train_scenes, key=lambda s: store.group(scene_group(s, POINTS))[XYZ].shape[0])
     results: dict = {"train_scenes": args.train_scenes, "eval_scene": args.eval_scene}
 
     results["speed"] = [_child(args, "--speed", preset, "--scene", largest, "--steps", str(args.steps))
                         for preset in (["cpu", "paper"] if args.paper_speed else ["cpu"])]
     table = Table(title=f"training step speed ({largest}, 2 cores)")
-    for col in ("preset", "parameters", "points", "voxels", "anchors", "step_s", "steps_per_s", "peak_rss_gib"):
+    for col in ("preset", "parameters", POINTS, "voxels", "anchors", "step_s", "steps_per_s", "peak_rss_gib"):
         table.add_column(col, justify="right")
     for r in results["speed"]:
-        table.add_row(r["preset"], f"{r['parameters'] / 1e6:.2f}M", str(r["points"]), str(r["voxels"]),
+        table.add_row(r["preset"], f"{r['parameters'] / 1e6:.2f}M", str(r[POINTS]), str(r["voxels"]),
                       str(r["anchors"]), f"{r['step_s']:.2f}", f"{r['steps_per_s']:.2f}", f"{r['peak_rss_gib']:.2f}")
     console.print(table)
     if args.speed_only:

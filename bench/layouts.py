@@ -32,6 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.vocabulary import (
+    FAILED, FEAT, FUSED, LABEL, NORMAL, POINTS, PURIFIED, RGB, SEEN, XYZ, scene_group,
+)
+
+
 DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SCANNET20 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
 
@@ -53,7 +58,7 @@ def run_stages(cfg, scene: str) -> float:
     for stage in (IngestStage(), FuseStage(), purify_stage()):
         stage.prepare(ctx, [scene])
         outcome = run_scene(stage, ctx, scene)
-        if outcome.status == "failed":
+        if outcome.status == FAILED:
             raise SystemExit(f"{stage.name} of {scene} failed: {outcome.error}\n{outcome.detail}")
     return time.perf_counter() - started
 
@@ -86,25 +91,25 @@ def convert(store_path: str, scene: str, work: Path) -> dict[str, tuple[Path, Pa
     from geopurify.pipeline.store import Store
 
     store = Store(store_path, create=False)
-    points = {k: store.read(f"scenes/{scene}/points", k) for k in ("xyz", "rgb", "normal", "label")}
+    points = {k: store.read(scene_group(scene, POINTS), k) for k in (XYZ, RGB, NORMAL, LABEL)}
     index = np.full(256, -1, dtype=np.int64)
     index[list(SCANNET20)] = np.arange(20)
-    segment20 = index[points["label"].astype(np.int64)]
+    segment20 = index[points[LABEL].astype(np.int64)]
     folder = work / "pointcept" / "val" / scene
     folder.mkdir(parents=True)
-    for name, arr in (("coord", points["xyz"].astype(np.float32)), ("color", points["rgb"].astype(np.uint8)),
-                      ("normal", points["normal"].astype(np.float32)), ("segment20", segment20)):
+    for name, arr in (("coord", points[XYZ].astype(np.float32)), ("color", points[RGB].astype(np.uint8)),
+                      (NORMAL, points[NORMAL].astype(np.float32)), ("segment20", segment20)):
         np.save(folder / f"{name}.npy", arr)
     (work / "openscene_3d").mkdir()
-    torch.save((points["xyz"].astype(np.float64), points["rgb"].astype(np.float64) / 127.5 - 1,
+    torch.save((points[XYZ].astype(np.float64), points[RGB].astype(np.float64) / 127.5 - 1,
                 np.where(segment20 < 0, 255, segment20).astype(np.float64)),
                work / "openscene_3d" / f"{scene}_vh_clean_2.pth")
-    feat = store.read(f"scenes/{scene}/fused", "feat")
-    mask = store.read(f"scenes/{scene}/fused", "seen") > 0
-    (work / "fused").mkdir()
-    torch.save({"feat": torch.from_numpy(feat[mask]), "mask_full": torch.from_numpy(mask)},
-               work / "fused" / f"{scene}_0.pt")
-    return {"pointcept": (work / "pointcept", work / "fused"), "openscene": (work / "openscene_3d", work / "fused")}
+    feat = store.read(scene_group(scene, FUSED), FEAT)
+    mask = store.read(scene_group(scene, FUSED), SEEN) > 0
+    (work / FUSED).mkdir()
+    torch.save({FEAT: torch.from_numpy(feat[mask]), "mask_full": torch.from_numpy(mask)},
+               work / FUSED / f"{scene}_0.pt")
+    return {"pointcept": (work / "pointcept", work / FUSED), "openscene": (work / "openscene_3d", work / FUSED)}
 
 
 def same_arrays(store_path: str, native_path: str, scene: str) -> dict[str, bool]:
@@ -113,12 +118,12 @@ def same_arrays(store_path: str, native_path: str, scene: str) -> dict[str, bool
     from geopurify.pipeline.store import Store
 
     ours, native = Store(store_path, create=False), Store(native_path, create=False)
-    pairs = {"xyz": ("points", "xyz"), "normal": ("points", "normal"), "label (ScanNet-20)": ("points", "label"),
-             "fused feat": ("fused", "feat"), "purified label": (purify_stage().name, "label")}
+    pairs = {XYZ: (POINTS, XYZ), NORMAL: (POINTS, NORMAL), "label (ScanNet-20)": (POINTS, LABEL),
+             "fused feat": (FUSED, FEAT), "purified label": (purify_stage().name, LABEL)}
     out = {}
     for key, (group, name) in pairs.items():
-        a, b = ours.read(f"scenes/{scene}/{group}", name), native.read(f"scenes/{scene}/{group}", name)
-        if key.startswith("label"):
+        a, b = ours.read(scene_group(scene, group), name), native.read(scene_group(scene, group), name)
+        if key.startswith(LABEL):
             a, b = (np.where(np.isin(x, SCANNET20), x, 0) for x in (a, b))
         out[key] = bool(np.array_equal(a, b))
     return out
@@ -127,7 +132,7 @@ def same_arrays(store_path: str, native_path: str, scene: str) -> dict[str, bool
 def scores(store_path: str, scene: str) -> dict:
     from geopurify.stages.score import score_scenes
 
-    groups = {"fused": "fused", "purified": purify_stage().name}
+    groups = {FUSED: FUSED, PURIFIED: purify_stage().name}
     return {(of, p): score_scenes(store_path, [scene], group, p, scheduler="threads", workers=1)
             for of, group in groups.items() for p in ("scannet19", "scannet20")}
 
@@ -180,9 +185,9 @@ def main() -> None:
         table.add_column(col, justify="left" if col == "path" else "right")
     for name, res in results.items():
         same = all(res[k]["per_class"] == reference[k]["per_class"] for k in res)
-        table.add_row(name, *(f"{res[k]['miou']:.4f}" for k in (("fused", "scannet19"), ("fused", "scannet20"),
-                                                              ("purified", "scannet19"), ("purified", "scannet20"))),
-                      f"{res[('purified', 'scannet20')]['fmiou']:.4f}", "yes" if same else "NO",
+        table.add_row(name, *(f"{res[k]['miou']:.4f}" for k in ((FUSED, "scannet19"), (FUSED, "scannet20"),
+                                                              (PURIFIED, "scannet19"), (PURIFIED, "scannet20"))),
+                      f"{res[(PURIFIED, 'scannet20')]['fmiou']:.4f}", "yes" if same else "NO",
                       f"{paths[name][1]:.0f}")
     console = Console(width=max(150, Console().width))
     console.print(table)

@@ -38,6 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.vocabulary import LABEL, POINTS, scene_group
+
+
 DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
@@ -72,8 +75,8 @@ def load_from_store(store_path: str, scene: str):
 
     store = Store(store_path, create=False)
     pts = read_scene_points(store, scene, with_label=False)
-    group = store.group(f"scenes/{scene}/points")
-    label = store.read(f"scenes/{scene}/points", "label") if "label" in group else None
+    group = store.group(scene_group(scene, POINTS))
+    label = store.read(scene_group(scene, POINTS), LABEL) if LABEL in group else None
     text, _ = read_text(store, fused_vocab(store, scene, "scannet20"))
     return pts.xyz, pts.rgb, pts.normal, label, pts.fused, text.embeddings
 
@@ -105,7 +108,7 @@ def prepare(args, workdir: Path) -> dict:
     embed_s = time.perf_counter() - t0
     np.savez(workdir / "inputs.npz", coords=coords, p2v=p2v, x518=x518, z=z, text=text,
              d=np.array(fused.shape[1]))
-    return {"points": len(xyz), "voxels": len(coords), "dim": int(fused.shape[1]),
+    return {POINTS: len(xyz), "voxels": len(coords), "dim": int(fused.shape[1]),
             "classes": int(text.shape[0]), "load_s": load_s, "voxelise_s": voxel_s, "embed_s": embed_s}
 
 
@@ -193,7 +196,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_purify_") as tmp:
         workdir = Path(tmp)
         info = prepare(args, workdir)
-        console.print(f"{args.scene}: {info['points']:,} points, {info['voxels']:,} voxels, D = {info['dim']}, "
+        console.print(f"{args.scene}: {info[POINTS]:,} points, {info['voxels']:,} voxels, D = {info['dim']}, "
                       f"C = {info['classes']}, k = {args.k}, T = {args.steps}, affinity = {args.affinity}")
         console.print(f"shared inputs: load {info['load_s']:.2f} s, voxelise + voxel means "
                       f"{info['voxelise_s']:.2f} s, affinity embeddings {info['embed_s']:.2f} s")

@@ -21,11 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.vocabulary import (
+    FAILED, FUSED, LABEL, SCORE, purified_group, scene_group,
+)
+
+
 DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def group_of(affinity: str) -> str:
-    return "purified" if affinity == "student" else f"purified_{affinity}"
+    return purified_group(affinity)
 
 
 def run_or_fail(stage, ctx, scene: str):
@@ -33,7 +38,7 @@ def run_or_fail(stage, ctx, scene: str):
 
     stage.prepare(ctx, [scene])  # shared inputs (the fuse stage writes text/<vocab>/ here)
     outcome = run_scene(stage, ctx, scene)
-    if outcome.status == "failed":
+    if outcome.status == FAILED:
         raise SystemExit(f"{stage.name} of {scene} failed: {outcome.error}\n{outcome.detail}")
     return outcome
 
@@ -81,7 +86,7 @@ def main() -> None:
             run_or_fail(scene_stage("ingest"), ctx, args.scene)
             run_or_fail(scene_stage("fuse"), ctx, args.scene)
             store = Store(path)
-            scores = {"lift-only": miou(store, args.scene, "fused")}
+            scores = {"lift-only": miou(store, args.scene, FUSED)}
             timings = {}
             for affinity in affinities:
                 stage = scene_stage("purify")
@@ -94,11 +99,11 @@ def main() -> None:
                     again = scene_stage("purify")
                     again.name = stage.name + "_again"
                     run_or_fail(again, actx, args.scene)
-                    same = all(store.read(f"scenes/{args.scene}/{stage.name}", a).tobytes()
-                               == store.read(f"scenes/{args.scene}/{again.name}", a).tobytes()
-                               for a in ("label", "score"))
+                    same = all(store.read(scene_group(args.scene, stage.name), a).tobytes()
+                               == store.read(scene_group(args.scene, again.name), a).tobytes()
+                               for a in (LABEL, SCORE))
                     console.print(f"{preset} seed {seed} {affinity}: second run bit-identical: {same}")
-                timings[affinity] = store.attrs(f"scenes/{args.scene}/{stage.name}")["timings"]["compute_s"]
+                timings[affinity] = store.attrs(scene_group(args.scene, stage.name))["timings"]["compute_s"]
             for name, value in scores.items():
                 rows.setdefault(preset, {}).setdefault(name, []).append(value)
             console.print(f"{preset} seed {seed}: " + ", ".join(f"{k} {v:.1f}" for k, v in scores.items())

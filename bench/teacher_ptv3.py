@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from geopurify.pipeline.vocabulary import DONE, NORMAL, POINTS, RGB, TEACHER, XYZ, scene_group
+
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("GEOPURIFY_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_MANIFEST = REPO.parent / "shared" / "fixtures" / "ptv3" / "sonata_manifest.json"
@@ -76,20 +79,20 @@ def measure(store: str, data: Path, scene: str, kind: str, checkpoint: str, devi
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    if outcome.status != "done":
+    if outcome.status != DONE:
         raise SystemExit(f"{kind} teacher on {scene}: {outcome.status} {outcome.error}")
     result = {"seconds": seconds, "peak_rss_gib": peak_rss_gib(), "before_rss_gib": before}
     if device.startswith("cuda"):
         result["cuda_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
     from geopurify.pipeline.store import Store
 
-    attrs = Store(store, create=False).attrs(f"scenes/{scene}/teacher")
+    attrs = Store(store, create=False).attrs(scene_group(scene, TEACHER))
     result.update(dim=attrs["dim"], timings=attrs["timings"])
     if save:
         points = Store(store, create=False)
-        group = f"scenes/{scene}/points"
-        feat = teacher_features(cfg.teacher, points.read(group, "xyz").astype(np.float32),
-                                points.read(group, "rgb"), points.read(group, "normal").astype(np.float32))
+        group = scene_group(scene, POINTS)
+        feat = teacher_features(cfg.teacher, points.read(group, XYZ).astype(np.float32),
+                                points.read(group, RGB), points.read(group, NORMAL).astype(np.float32))
         np.save(save, feat.astype(np.float32))
     return result
 
@@ -158,9 +161,9 @@ def main() -> None:
         store = str(Path(tmp) / "bench.zarr")
         outcome = run_scene(IngestStage(), StageContext(store, run_config(store, args.data, "geometric", "")),
                             args.scene)
-        if outcome.status != "done":
+        if outcome.status != DONE:
             raise SystemExit(f"ingest {args.scene}: {outcome.error}")
-        points = len(Store(store, create=False).read(f"scenes/{args.scene}/points", "xyz"))
+        points = len(Store(store, create=False).read(scene_group(args.scene, POINTS), XYZ))
         print(f"{args.scene}: {points} points ingested")
         teachers = args.teachers.split(",")
         cuda = torch.cuda.is_available() and "ptv3" in teachers

@@ -31,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.vocabulary import LABEL, NORMAL, POINTS, RGB, XYZ
+
+
 DEFAULT_DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
@@ -61,12 +64,12 @@ def measure_inference(points_file: str, kind: str, checkpoint: str) -> dict:
         sparse.spconv()  # the one-off import (~10 s) is not inference
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    feat = teacher_features(TeacherConfig(kind=kind, checkpoint=checkpoint), pts["xyz"], pts["rgb"],
-                            pts["normal"])
+    feat = teacher_features(TeacherConfig(kind=kind, checkpoint=checkpoint), pts[XYZ], pts[RGB],
+                            pts[NORMAL])
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"seconds": seconds, "peak_rss_gib": peak / 2**20, "before_rss_gib": before / 2**20,
-            "dim": int(feat.shape[1]), "points": int(feat.shape[0])}
+            "dim": int(feat.shape[1]), POINTS: int(feat.shape[0])}
 
 
 def run_child(points_file: str, kind: str, checkpoint: str) -> dict:
@@ -99,14 +102,14 @@ def main() -> None:
 
     console = Console()
     pts = scene_points(args.data, args.scene)
-    if "label" not in pts:
+    if LABEL not in pts:
         sys.exit(f"{args.scene}: no labels, purity needs a labelled scene")
-    xyz, label = pts["xyz"], pts["label"]
-    feats = {"raw xyz+rgb+normal": raw_features(xyz, pts["rgb"], pts["normal"]),
-             "geometric": teacher_features(TeacherConfig(kind="geometric"), xyz, pts["rgb"], pts["normal"])}
+    xyz, label = pts[XYZ], pts[LABEL]
+    feats = {"raw xyz+rgb+normal": raw_features(xyz, pts[RGB], pts[NORMAL]),
+             "geometric": teacher_features(TeacherConfig(kind="geometric"), xyz, pts[RGB], pts[NORMAL])}
     if args.checkpoint:
         ssl = TeacherConfig(kind="ssl", checkpoint=args.checkpoint)
-        embedding = teacher_features(replace(ssl, ssl_position_weight=0.0), xyz, pts["rgb"], pts["normal"])
+        embedding = teacher_features(replace(ssl, ssl_position_weight=0.0), xyz, pts[RGB], pts[NORMAL])
         feats["ssl embedding alone"] = embedding
         feats[f"ssl (teacher features: + position block {ssl.ssl_position_weight:g})"] = ssl_features(
             embedding, xyz, ssl.ssl_position_weight)
@@ -116,7 +119,7 @@ def main() -> None:
             matched = replace(TeacherConfig(kind="geometric"),
                               geometric_weights=[ssl.ssl_position_weight, *geometric_weights[1:]])
             feats[f"geometric, position weight {ssl.ssl_position_weight:g} (matched to ssl)"] = \
-                teacher_features(matched, xyz, pts["rgb"], pts["normal"])
+                teacher_features(matched, xyz, pts[RGB], pts[NORMAL])
     const = np.ones((len(xyz), 1), np.float32)  # ties everywhere: the 16 spatially nearest
 
     pools = [("exact", {"pool": "exact", "sample": args.sample}), ("nearest", {"pool": "nearest"}),
@@ -140,7 +143,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         points_file = str(Path(tmp) / "points.npz")
-        np.savez(points_file, xyz=xyz, rgb=pts["rgb"], normal=pts["normal"])
+        np.savez(points_file, xyz=xyz, rgb=pts[RGB], normal=pts[NORMAL])
         timing = Table(title=f"teacher inference on {args.scene} ({len(xyz)} points), fresh process, "
                              f"torch threads 2")
         for col in ("teacher", "wall s", "peak RSS GiB", "RSS before GiB"):

@@ -21,6 +21,9 @@ import numpy as np
 
 from teacher_purity import DEFAULT_DATA, scene_points  # bench/ is the script's own folder
 
+from geopurify.pipeline.vocabulary import LABEL, NORMAL, RGB, XYZ
+
+
 TRAINING_SCANS = ["scene0001_00", "scene0002_00", "scene0003_00", "scene0004_00", "scene0005_00",
                   "scene0006_00", "scene0008_00"]
 
@@ -52,15 +55,15 @@ def main() -> None:
     scores = {name: [] for name in names}
     for scene_id in args.scenes:
         pts = scene_points(args.data, scene_id, kind="pointcloud")
-        if "label" not in pts:
+        if LABEL not in pts:
             raise SystemExit(f"{scene_id}: no labels to score with")
-        xyz, rgb, normal = pts["xyz"], pts["rgb"], pts["normal"]
+        xyz, rgb, normal = pts[XYZ], pts[RGB], pts[NORMAL]
         embedding = embed_points(model, xyz, rgb, normal)
         feats = [np.ones((len(xyz), 1), np.float32),  # ties everywhere: the nearest win
                  raw_features(xyz, rgb, normal), geometric_features(xyz, rgb, normal)]
         feats += [ssl_features(embedding, xyz, w) for w in weights]
         for name, f in zip(names, feats):
-            scores[name].append(affinity_purity(f, xyz, pts["label"], pool="exact", sample=args.sample))
+            scores[name].append(affinity_purity(f, xyz, pts[LABEL], pool="exact", sample=args.sample))
         console.print(f"{scene_id}: " + ", ".join(f"{n} {s[-1]:.4f}" for n, s in scores.items()))
 
     table = Table(title=f"purity@16 within 0.5 m (whole ball, {args.sample} anchors a scan), "

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from .stage import Outcome
 from .store import logs_dir
+from .vocabulary import FAILED, RUN_LOG_FILE, SKIPPED, TRACEBACKS
 
 
 def log_path(store_path: str) -> Path:
-    return logs_dir(store_path) / "runs.jsonl"
+    return logs_dir(store_path) / RUN_LOG_FILE
 
 
 def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
@@ -32,7 +33,7 @@ def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
     for o in outcomes:
         row = {"time": stamp, "run": run, **asdict(o)}
         detail = row.pop("detail", "")
-        if detail and o.status == "failed":
+        if detail and o.status == FAILED:
             row["traceback"] = str(_save_traceback(store_path, run, o, detail))
         elif detail:
             row["detail"] = detail
@@ -47,7 +48,7 @@ def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
 
 
 def _save_traceback(store_path: str, run: str, o: Outcome, text: str) -> Path:
-    folder = logs_dir(store_path) / "tracebacks"
+    folder = logs_dir(store_path) / TRACEBACKS
     folder.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{run}-{o.stage}-{o.scene}") + ".txt"
     path = folder / name
@@ -66,6 +67,6 @@ def last_outcomes(store_path: str) -> dict[tuple[str, str], dict]:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
-        if isinstance(row, dict) and row.get("status") != "skipped" and "scene" in row and "stage" in row:
+        if isinstance(row, dict) and row.get("status") != SKIPPED and "scene" in row and "stage" in row:
             latest[(row["scene"], row["stage"])] = row
     return latest

@@ -13,6 +13,7 @@ from .config import fingerprinted_dict, to_dict
 from .errors import GeopurifyError
 from .fingerprint import stage_fingerprint
 from .store import Store
+from .vocabulary import DONE, FAILED, SKIPPED, scene_group
 
 
 @dataclass
@@ -69,7 +70,7 @@ class SceneStage:
 
     # ---- provided -----------------------------------------------------------------------
     def group_path(self, scene_id: str) -> str:
-        return Store.scene_group_path(scene_id, self.name)
+        return scene_group(scene_id, self.name)
 
     def config_of(self, cfg: Any) -> dict:
         return {s: to_dict(getattr(cfg, s)) for s in self.sections}
@@ -101,7 +102,7 @@ def run_scene(stage: SceneStage, ctx: StageContext, scene_id: str, force: bool =
         fp = stage_fingerprint(stage.name, stage.version, config, inputs)
         path = stage.group_path(scene_id)
         if not force and ctx.store.is_done(path, fp):
-            return Outcome(scene_id, stage.name, "skipped")
+            return Outcome(scene_id, stage.name, SKIPPED)
         out = stage.compute(ctx, scene_id)
         compute_s = time.perf_counter() - started
         attrs = {
@@ -114,13 +115,13 @@ def run_scene(stage: SceneStage, ctx: StageContext, scene_id: str, force: bool =
             "timings": {**out.attrs.get("timings", {}), "compute_s": round(compute_s, 3)},
         }
         ctx.store.write_group(path, out.arrays, attrs)
-        return Outcome(scene_id, stage.name, "done", time.perf_counter() - started)
+        return Outcome(scene_id, stage.name, DONE, time.perf_counter() - started)
     except GeopurifyError as exc:
-        return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started, str(exc))
+        return Outcome(scene_id, stage.name, FAILED, time.perf_counter() - started, str(exc))
     except OSError as exc:  # a read-only folder, a full disk: the file and the reason, no traceback
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started,
+        return Outcome(scene_id, stage.name, FAILED, time.perf_counter() - started,
                        f"{where}{exc.strerror or exc}")
     except Exception as exc:  # a bug or an unforeseen input: recorded, the other scenes go on
-        return Outcome(scene_id, stage.name, "failed", time.perf_counter() - started,
+        return Outcome(scene_id, stage.name, FAILED, time.perf_counter() - started,
                        f"{type(exc).__name__}: {exc}", traceback.format_exc())

@@ -25,6 +25,9 @@ import numpy as np
 import zarr
 
 from .errors import StoreError
+from .vocabulary import (
+    LOGS, SCENES, STATE_DONE, STATE_INCOMPLETE, STATE_MISSING, STATE_STALE,
+)
 
 FORMAT_VERSION = 1
 POINT_CHUNK = 65536
@@ -34,7 +37,7 @@ _COMPRESSOR = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle
 
 def logs_dir(store_path: str | Path) -> Path:
     """``<store>/logs``: the run log, saved tracebacks and the lock (plain files)."""
-    return Path(store_path) / "logs"
+    return Path(store_path) / LOGS
 
 
 def _is_local(path: str) -> bool:
@@ -69,7 +72,7 @@ class Store:
             raise StoreError(
                 f"{self.path}: store format {version!r} was written by an incompatible geopurify "
                 f"version (this one reads format {FORMAT_VERSION}); use a new store path")
-        if create and "scenes" not in root:
+        if create and SCENES not in root:
             self._require_scenes(root)
         return root
 
@@ -101,22 +104,18 @@ class Store:
     @staticmethod
     def _require_scenes(root: zarr.Group) -> None:
         try:
-            root.require_group("scenes")
+            root.require_group(SCENES)
         except zarr.errors.ContainsGroupError:
             pass  # another worker created it at the same moment
 
     # ---- groups -------------------------------------------------------------------------
-    @staticmethod
-    def scene_group_path(scene_id: str, stage: str) -> str:
-        return f"scenes/{scene_id}/{stage}"
-
     def scene_ids(self) -> list[str]:
         """Scenes the store holds (local stores: the folders under ``scenes/``, so that a scene
         whose own metadata is damaged is still listed)."""
         if _is_local(self.path):
-            folder = Path(self.path) / "scenes"
+            folder = Path(self.path) / SCENES
             return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-        return sorted(self.root["scenes"].group_keys()) if "scenes" in self.root else []
+        return sorted(self.root[SCENES].group_keys()) if SCENES in self.root else []
 
     def damaged_metadata(self, path: str) -> list[str]:
         """The ``zarr.json`` files on the way to ``path`` (its ancestors and itself) that do not decode."""
@@ -158,12 +157,12 @@ class Store:
         """``done`` / ``stale`` (complete, other fingerprint) / ``incomplete`` / ``missing``."""
         a = self.attrs(path)
         if not a and self.group(path) is None:
-            return "missing"
+            return STATE_MISSING
         if not a.get("complete"):
-            return "incomplete"
+            return STATE_INCOMPLETE
         if fingerprint is not None and a.get("fingerprint") != fingerprint:
-            return "stale"
-        return "done"
+            return STATE_STALE
+        return STATE_DONE
 
     def require_done(self, path: str, what: str) -> dict:
         """Attrs of an upstream group that must be complete; a clear error otherwise."""

@@ -65,10 +65,26 @@ STATE_DONE = "done"
 STATE_STALE = "stale"
 STATE_INCOMPLETE = "incomplete"
 STATE_MISSING = "missing"
+STATE_FAILED = FAILED
+"""The last try failed (the run log says why)."""
+
+# ---- affinities (``purify.affinity``) ---------------------------------------------------------
+AFFINITY_STUDENT = STUDENT
+"""Pooling along the distilled student's affinities: the method; it writes ``purified``."""
 
 # ---- commands and the groups they write ------------------------------------------------------
 COMMAND_GROUP = {"ingest": POINTS, "fuse": FUSED, "teacher": TEACHER, "purify": PURIFIED}
 """Per-scene command -> the group it writes (purify: the student's; see ``purified_group``)."""
+
+
+# ---- what ``tests/test_vocabulary.py`` keeps out of every other module -------------------------
+FOLDERS = (SCENES, TEXT, MODELS, LOGS, RUN_LOG_FILE, TRACEBACKS)
+GROUPS = (POINTS, FUSED, TEACHER, PURIFIED, PURIFIED_PREFIX, STUDENT)
+ARRAYS = (XYZ, RGB, NORMAL, LABEL, LABEL_PREFIX, FEAT, SEEN, SCORE, EMBEDDINGS)
+OUTCOMES = (DONE, SKIPPED, FAILED)
+STATES = (STATE_DONE, STATE_STALE, STATE_INCOMPLETE, STATE_MISSING)
+NAMES = frozenset(FOLDERS + GROUPS + ARRAYS + OUTCOMES + STATES)
+"""Every string above: spelled as a literal anywhere else, it is a bug waiting for a rename."""
 
 
 def scene_group(scene_id: str, group: str) -> str:
@@ -93,7 +109,7 @@ def model_group(name: str = STUDENT) -> str:
 
 def purified_group(affinity: str) -> str:
     """The method's own result is ``purified``; each other affinity's sits beside it."""
-    return PURIFIED if affinity == STUDENT else f"{PURIFIED_PREFIX}{affinity}"
+    return PURIFIED if affinity == AFFINITY_STUDENT else f"{PURIFIED_PREFIX}{affinity}"
 
 
 def label_array(space: str) -> str:

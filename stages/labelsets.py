@@ -16,6 +16,7 @@ import numpy as np
 
 from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers.label_ids import MATTERPORT21_NYU40, SCANNET20_NYU40, SCANNET200_IDS
+from geopurify.pipeline.vocabulary import LABEL, label_array
 
 # NYU40 id -> ScanNet-20 class name, in the benchmark's order
 SCANNET20 = dict(zip(SCANNET20_NYU40, (
@@ -159,21 +160,21 @@ def _scannet200() -> LabelSet:
     splits = {name: tuple(by_name[n] for n in SCANNET200_NAMES if n in members)
               for name, members in (("head", SCANNET200_HEAD), ("common", SCANNET200_COMMON),
                                     ("tail", SCANNET200_TAIL))}
-    return LabelSet("scannet200", "scannet200", SCANNET200_IDS, SCANNET200_NAMES, ("label_scannet200",), splits)
+    return LabelSet("scannet200", "scannet200", SCANNET200_IDS, SCANNET200_NAMES, (label_array("scannet200"),), splits)
 
 
 def _matterport(k: int) -> LabelSet:
-    arrays = tuple(f"label_matterport{n}" for n in (40, 80, 160) if n >= k)
+    arrays = tuple(label_array(f"matterport{n}") for n in (40, 80, 160) if n >= k)
     return LabelSet(f"matterport{k}", "matterport", tuple(range(1, k + 1)), MATTERPORT160_NAMES[:k], arrays)
 
 
 LABEL_SETS: dict[str, LabelSet] = {
-    "scannet20": LabelSet("scannet20", "nyu40", tuple(SCANNET20), tuple(SCANNET20.values()), ("label",)),
+    "scannet20": LabelSet("scannet20", "nyu40", tuple(SCANNET20), tuple(SCANNET20.values()), (LABEL,)),
     # GeoPurify leaves out otherfurniture
     "scannet19": LabelSet("scannet19", "nyu40", tuple(i for i in SCANNET20 if i != 39),
-                          tuple(n for i, n in SCANNET20.items() if i != 39), ("label",)),
+                          tuple(n for i, n in SCANNET20.items() if i != 39), (LABEL,)),
     "scannet200": _scannet200(),
-    "matterport21": LabelSet("matterport21", "nyu40", MATTERPORT21_NYU40, MATTERPORT21_NAMES, ("label",)),
+    "matterport21": LabelSet("matterport21", "nyu40", MATTERPORT21_NYU40, MATTERPORT21_NAMES, (LABEL,)),
     **{f"matterport{k}": _matterport(k) for k in (40, 80, 160)},
 }
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, StoreError
+from geopurify.pipeline.vocabulary import (
+    FEAT, FUSED, LABEL, LABEL_PREFIX, POINTS, PURIFIED, PURIFIED_PREFIX, scene_group,
+)
 
 
 @dataclass
@@ -27,7 +30,7 @@ class ScoreConfig:
     be the vocabulary's (``fuse.vocab``)."""
 
 
-OF_CHOICES = ("fused", "purified")
+OF_CHOICES = (FUSED, PURIFIED)
 
 
 # ---- the arithmetic -----------------------------------------------------------------------------
@@ -94,9 +97,9 @@ def _num(x) -> float | None:
 def recorded_vocab(store, scene_id: str, of: str, default: str | None = None) -> str:
     """The vocabulary a scene's predictions were made with: the purify stage's record for purified
     groups, the fuse stage's config for fused ones; ``default`` when nothing is recorded."""
-    group = "fused" if of == "fused" else of
-    attrs = store.attrs(store.scene_group_path(scene_id, group))
-    vocab = attrs.get("vocab") if of != "fused" else None
+    group = FUSED if of == FUSED else of
+    attrs = store.attrs(scene_group(scene_id, group))
+    vocab = attrs.get("vocab") if of != FUSED else None
     vocab = vocab or attrs.get("config", {}).get("fuse", {}).get("vocab") or default
     if not vocab:
         raise StoreError(f"{store.path}/scenes/{scene_id}/{group}: cannot tell which vocabulary made it")
@@ -107,20 +110,20 @@ def predictions(store, scene_id: str, of: str, vocab: str | None = None, text=No
     """(N,) label ids predicted for a scene, in the vocabulary's label space: ``fused`` = argmax
     cosine of the lifted features against the vocabulary's text embeddings (``vocab``, default the
     one the scene was fused with); ``purified`` = the purify stage's labels."""
-    if of.startswith("purified"):  # purified, or an ablation's purified_<affinity>
-        path = store.scene_group_path(scene_id, of)
+    if of.startswith(PURIFIED):  # purified, or an ablation's purified_<affinity>
+        path = scene_group(scene_id, of)
         store.require_done(path, f"purify of scene {scene_id}")
-        return store.read(path, "label").astype(np.int64)
-    if of != "fused":
+        return store.read(path, LABEL).astype(np.int64)
+    if of != FUSED:
         raise ConfigError(f"--of {of!r}: expected one of {', '.join(OF_CHOICES)}")
     if text is None:
         from geopurify.stages.fuse.text import read_text
 
-        vocab = vocab or recorded_vocab(store, scene_id, "fused", "scannet20")
+        vocab = vocab or recorded_vocab(store, scene_id, FUSED, "scannet20")
         text = read_text(store, vocab)[0]
-    path = store.scene_group_path(scene_id, "fused")
+    path = scene_group(scene_id, FUSED)
     store.require_done(path, f"fuse of scene {scene_id}")
-    feat = store.read(path, "feat")
+    feat = store.read(path, FEAT)
     emb = np.asarray(text.embeddings, dtype=np.float32)
     if feat.shape[1] != emb.shape[1]:
         raise StoreError(f"{store.path}/{path}/feat: {feat.shape[1]} channels but the text embeddings of "
@@ -136,14 +139,14 @@ def ground_truth(store, scene_id: str, protocol: str = "scannet20") -> np.ndarra
     group holds: ``label`` for NYU40, ``label_scannet200``, ``label_matterport<k>``)."""
     from geopurify.stages.labelsets import label_set
 
-    path = store.scene_group_path(scene_id, "points")
+    path = scene_group(scene_id, POINTS)
     store.require_done(path, f"ingest of scene {scene_id}")
     group = store.group(path)
     wanted = label_set(protocol).ground_truth
     for name in wanted:
         if name in group:
             return store.read(path, name).astype(np.int64)
-    have = sorted(k for k in group.array_keys() if k == "label" or k.startswith("label_"))
+    have = sorted(k for k in group.array_keys() if k == LABEL or k.startswith(LABEL_PREFIX))
     raise StoreError(f"{store.path}/{path}: scene {scene_id} has no ground truth for protocol {protocol!r} "
                      f"(needs {' or '.join(wanted)}; it has {', '.join(have) or 'no labels'})")
 
@@ -154,7 +157,7 @@ def scene_confusion(store_path: str, scene_id: str, of: str, protocol: str, voca
     from geopurify.stages.labelsets import check_compatible
 
     store = Store(store_path, create=False)
-    made_with = vocab if of == "fused" and vocab else recorded_vocab(store, scene_id, of, vocab or "scannet20")
+    made_with = vocab if of == FUSED and vocab else recorded_vocab(store, scene_id, of, vocab or "scannet20")
     check_compatible(made_with, protocol)
     gt = ground_truth(store, scene_id, protocol)
     pred = predictions(store, scene_id, of, made_with)
@@ -172,7 +175,7 @@ def score_scenes(store_path: str, scene_ids: list[str], of: str, protocol: str, 
     from geopurify.pipeline.schedule import run_tasks
     from geopurify.stages.labelsets import label_set
 
-    if of not in OF_CHOICES and not of.startswith("purified_"):
+    if of not in OF_CHOICES and not of.startswith(PURIFIED_PREFIX):
         raise ConfigError(f"--of {of!r}: expected one of {', '.join(OF_CHOICES)}")
     labels = label_set(protocol)
     if not scene_ids:

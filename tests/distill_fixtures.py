@@ -9,6 +9,9 @@ import numpy as np
 from geopurify.pipeline.fingerprint import digest
 from geopurify.pipeline.geometry import voxel_mean, voxelize
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    FEAT, FUSED, LABEL, NORMAL, POINTS, RGB, SEEN, TEACHER, XYZ, scene_group,
+)
 
 CLASSES = 6
 
@@ -73,23 +76,23 @@ def synthetic_scene(seed: int, n: int = 4000, fused_dim: int = 32, teacher_dim: 
     teacher = proto[cls] + teacher_noise * rng.normal(size=(len(xyz), teacher_dim))
     coords, p2v = voxelize(xyz, 0.02)
     teacher = voxel_mean(teacher, p2v, len(coords))[p2v]
-    return {"xyz": xyz, "rgb": rgb, "normal": normal, "label": label,
-            "fused": fused.astype(np.float16), "teacher": teacher.astype(np.float16)}
+    return {XYZ: xyz, RGB: rgb, NORMAL: normal, LABEL: label,
+            FUSED: fused.astype(np.float16), "teacher": teacher.astype(np.float16)}
 
 
 def write_scene(store: Store, scene_id: str, data: dict[str, np.ndarray], tag: str = "") -> None:
     """The three groups distill reads, each with a fingerprint and the inputs it was made from."""
-    pts_fp = digest([scene_id, "points", tag])
-    store.write_group(Store.scene_group_path(scene_id, "points"),
-                      {k: data[k] for k in ("xyz", "rgb", "normal", "label")},
+    pts_fp = digest([scene_id, POINTS, tag])
+    store.write_group(scene_group(scene_id, POINTS),
+                      {k: data[k] for k in (XYZ, RGB, NORMAL, LABEL)},
                       {"stage": "ingest", "fingerprint": pts_fp, "inputs": {}})
-    store.write_group(Store.scene_group_path(scene_id, "fused"),
-                      {"feat": data["fused"], "seen": np.ones(len(data["xyz"]), np.uint16)},
-                      {"stage": "fuse", "fingerprint": digest([scene_id, "fused", tag]),
-                       "inputs": {"points": pts_fp}})
-    store.write_group(Store.scene_group_path(scene_id, "teacher"), {"feat": data["teacher"]},
+    store.write_group(scene_group(scene_id, FUSED),
+                      {FEAT: data[FUSED], SEEN: np.ones(len(data[XYZ]), np.uint16)},
+                      {"stage": "fuse", "fingerprint": digest([scene_id, FUSED, tag]),
+                       "inputs": {POINTS: pts_fp}})
+    store.write_group(scene_group(scene_id, TEACHER), {FEAT: data["teacher"]},
                       {"stage": "teacher", "fingerprint": digest([scene_id, "teacher", tag]),
-                       "inputs": {"points": pts_fp}})
+                       "inputs": {POINTS: pts_fp}})
 
 
 def make_store(path, scenes: dict[str, int], **kwargs) -> Store:

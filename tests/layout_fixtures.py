@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.vocabulary import FEAT
+
+
 # ScanNet-20 in the benchmark's order, as NYU40 ids (segment20 index i / OpenScene label i)
 SCANNET20 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39]
 
@@ -48,6 +51,6 @@ def write_fused_pt(path: Path, feat: np.ndarray, mask: np.ndarray, numpy_mask: b
 
     path.parent.mkdir(parents=True, exist_ok=True)
     mask = np.asarray(mask, dtype=bool)
-    torch.save({"feat": torch.from_numpy(np.asarray(feat, dtype=np.float16)),
+    torch.save({FEAT: torch.from_numpy(np.asarray(feat, dtype=np.float16)),
                 "mask_full": mask if numpy_mask else torch.from_numpy(mask)}, path)
     return path

@@ -10,6 +10,9 @@ import numpy as np
 
 from geopurify.pipeline.config import to_dict
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    FEAT, FUSED, LABEL, NORMAL, POINTS, RGB, SEEN, XYZ, scene_group,
+)
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.fuse.text import encode_vocab, text_fingerprint, write_text
 
@@ -64,11 +67,11 @@ def write_fixture_store(path, scene_id: str = "scene_a", seed: int = 0, noise: f
         near = idx[np.argsort(np.linalg.norm(xyz[idx] - centre, axis=1))[: int(wrong_share * len(idx))]]
         cls[near] = row[CHAIR if lab == TABLE else TABLE]
     feat = text.embeddings[cls] + noise * rng.standard_normal((len(xyz), text.embeddings.shape[1])) / 8
-    arrays = {"xyz": xyz, "rgb": rgb, "normal": normal}
+    arrays = {XYZ: xyz, RGB: rgb, NORMAL: normal}
     if with_label:
-        arrays["label"] = label
-    store.write_group(f"scenes/{scene_id}/points", arrays, {"fingerprint": f"points-{seed}"})
-    store.write_group(f"scenes/{scene_id}/fused", {"feat": feat.astype(np.float16),
-                                                   "seen": np.ones(len(xyz), np.uint16)},
+        arrays[LABEL] = label
+    store.write_group(scene_group(scene_id, POINTS), arrays, {"fingerprint": f"points-{seed}"})
+    store.write_group(scene_group(scene_id, FUSED), {FEAT: feat.astype(np.float16),
+                                                   SEEN: np.ones(len(xyz), np.uint16)},
                       {"fingerprint": f"fused-{seed}-{noise}", "config": {"fuse": to_dict(fuse_cfg)}})
     return store, label

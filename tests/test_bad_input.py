@@ -23,6 +23,7 @@ from geopurify.pipeline.readers.pointcloud import PointCloudReader
 from geopurify.pipeline.readers.scannet import ScanNetReader
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.synthetic import generate_scene, write_generic, write_matrix
+from geopurify.pipeline.vocabulary import DONE, FAILED, SKIPPED
 from geopurify.stages.ingest.stage import IngestStage
 from geopurify.workflows.config import RunConfig
 
@@ -55,14 +56,14 @@ def world(template, tmp_path):
     store = tmp_path / "store.zarr"
     ctx = StageContext(str(store), make_cfg(data))
     for sid in (GOOD, BAD):
-        assert run_scene(IngestStage(), ctx, sid).status == "done"
+        assert run_scene(IngestStage(), ctx, sid).status == DONE
     return data, store, ctx
 
 
 def expect_failure(ctx: StageContext, store: Path, scene: str, bad_file: Path, problem: str) -> None:
     before = snapshot(store)
     out = run_scene(IngestStage(), ctx, scene)
-    assert out.status == "failed"
+    assert out.status == FAILED
     assert out.error.startswith(f"{bad_file}: "), out.error
     assert problem in out.error
     assert "\n" not in out.error and out.detail == ""  # one line, no traceback
@@ -212,7 +213,7 @@ def test_bad_scannet_scene_fails_cleanly(world, breaker):
     with pytest.raises(InputError) as err:  # the reader itself names the same file
         ScanNetReader().read(data, BAD)
     assert err.value.path == str(bad_file)
-    assert run_scene(IngestStage(), ctx, GOOD).status == "skipped"  # the good scene is untouched
+    assert run_scene(IngestStage(), ctx, GOOD).status == SKIPPED  # the good scene is untouched
 
 
 def test_unknown_scene_name(world):

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from geopurify.pipeline.synthetic import generate_scene
+from geopurify.pipeline.vocabulary import DONE, STATE_STALE
 
 
 def run(*args, cwd=None):
@@ -45,7 +46,7 @@ def test_ingest_twice_then_status_with_a_geopurify_toml(tmp_path):
     second = run("ingest", cwd=tmp_path)
     assert "0 computed, 1 already done" in second.stdout and "nothing to do" in second.stdout
     status = run("status", cwd=tmp_path)
-    assert status.returncode == 0 and "cli_a" in status.stdout and "done" in status.stdout
+    assert status.returncode == 0 and "cli_a" in status.stdout and DONE in status.stdout
     (tmp_path / "data" / "cli_a" / "pose" / "0.txt").touch()
     os.utime(tmp_path / "data" / "cli_a" / "pose" / "0.txt", (1, 1))
-    assert "stale" in run("status", cwd=tmp_path).stdout
+    assert STATE_STALE in run("status", cwd=tmp_path).stdout

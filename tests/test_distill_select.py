@@ -5,9 +5,11 @@ import pytest
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import EMBEDDINGS, FUSED, LABEL, NORMAL, XYZ, text_group
 from geopurify.stages.distill.select import farthest_first, geometry_summary, select_scenes
 
 from distill_fixtures import synthetic_scene, write_scene
+
 
 NAMES = ["wall", "floor", "bed", "sofa", "desk", "sink"]
 
@@ -18,13 +20,13 @@ def _store(tmp_path, compositions: dict[str, list[int]]):
     text = rng.normal(size=(len(NAMES), 32)).astype(np.float32)
     text /= np.linalg.norm(text, axis=1, keepdims=True)
     store = Store(tmp_path / "s")
-    store.write_group("text/scannet20", {"embeddings": text},
+    store.write_group(text_group("scannet20"), {EMBEDDINGS: text},
                       {"vocab": "scannet20", "names": NAMES, "nyu40_ids": list(range(1, 7)),
                        "encoder": {"kind": "test"}, "fingerprint": "t"})
     for i, (scene, classes) in enumerate(compositions.items()):
         data = synthetic_scene(i, n=1200)
-        cls = np.asarray(classes)[rng.integers(0, len(classes), size=len(data["xyz"]))]
-        data["fused"] = (text[cls] + 0.05 * rng.normal(size=(len(cls), 32))).astype(np.float16)
+        cls = np.asarray(classes)[rng.integers(0, len(classes), size=len(data[XYZ]))]
+        data[FUSED] = (text[cls] + 0.05 * rng.normal(size=(len(cls), 32))).astype(np.float16)
         write_scene(store, scene, data)
     return store
 
@@ -35,7 +37,7 @@ def test_selection_prefers_scenes_unlike_those_already_chosen(tmp_path, monkeypa
     real_read = Store.read
 
     def no_labels(self, path, name):
-        assert name != "label", "selection must not read labels"
+        assert name != LABEL, "selection must not read labels"
         return real_read(self, path, name)
 
     monkeypatch.setattr(Store, "read", no_labels)
@@ -60,6 +62,6 @@ def test_farthest_first_and_geometry_summary():
     chosen, gaps = farthest_first(desc, 3, 0)
     assert chosen == [0, 2, 3] and gaps[1] == pytest.approx(5.0) and gaps[2] == pytest.approx(2.4)
     d = synthetic_scene(0, n=3000)
-    g = geometry_summary(d["xyz"], d["normal"])
+    g = geometry_summary(d[XYZ], d[NORMAL])
     assert 1.6 < g["height_m"] < 2.05  # walls 2 m high (2-98th percentile of z)
     assert 6 < g["area_m2"] < 9.5  # a 3 x 3 m room

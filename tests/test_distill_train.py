@@ -12,6 +12,10 @@ import torch
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    DONE, FEAT, FUSED, LABEL, NORMAL, POINTS, RGB, SKIPPED, XYZ, model_group, scene_folder,
+    scene_group,
+)
 from affinity_purity import affinity_purity
 from geopurify.stages.distill.config import DistillConfig
 from geopurify.stages.distill.infer import load_student_file, read_student, scene_embeddings
@@ -19,28 +23,29 @@ from geopurify.stages.distill.train import distill
 
 from distill_fixtures import make_store, synthetic_scene, write_scene
 
+
 # one thread: tiny matrices run faster without OpenMP, and a shared machine stays responsive
 TINY = dict(width=16, blocks=1, anchors=512, neighbours=32, lr=3e-3, threads=1)
 
 
 def _purity(store, scene, feats):
-    pts = f"scenes/{scene}/points"
-    return affinity_purity(feats, store.read(pts, "xyz"), store.read(pts, "label"))
+    pts = scene_group(scene, POINTS)
+    return affinity_purity(feats, store.read(pts, XYZ), store.read(pts, LABEL))
 
 
 @pytest.mark.slow
 def test_loss_falls_and_student_beats_its_fused_input(tmp_path):
     store = make_store(tmp_path / "s", {"a": 1, "b": 2, "held_out": 3}, n=3000)
     out = distill(str(tmp_path / "s"), ["a", "b"], DistillConfig(epochs=6, **TINY), progress=False)
-    assert out["status"] == "done" and out["steps"] == 12
+    assert out["status"] == DONE and out["steps"] == 12
     loss = out["epoch_loss"]
     assert loss[-1] < 0.8 * loss[0], loss
     model, attrs = read_student(str(tmp_path / "s"))
-    assert attrs["scenes"] == ["a", "b"] and set(attrs["inputs"]["a"]) == {"points", "fused", "teacher"}
+    assert attrs["scenes"] == ["a", "b"] and set(attrs["inputs"]["a"]) == {POINTS, FUSED, "teacher"}
     for scene in ("a", "b", "held_out"):
         _, p2v, z = scene_embeddings(store, scene, model)
         assert np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
-        fused = store.read(f"scenes/{scene}/fused", "feat")
+        fused = store.read(scene_group(scene, FUSED), FEAT)
         student, lifted = _purity(store, scene, z[p2v]), _purity(store, scene, fused)
         assert student > lifted + 0.03, (scene, student, lifted)
 
@@ -67,14 +72,14 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
     child.send_signal(signal.SIGKILL)
     child.wait()
     killed = Store(tmp_path / "killed")
-    assert not killed.attrs("models/student").get("complete")  # nothing claims to be the student
+    assert not killed.attrs(model_group()).get("complete")  # nothing claims to be the student
 
     resumed = distill(str(tmp_path / "killed"), ["a", "b"], cfg, progress=False,
                       out=tmp_path / "student.pt")
     assert 1 <= resumed["resumed_from_epoch"] < 4
     assert resumed["steps"] == whole["steps"] == 8
     assert resumed["epoch_loss"] == whole["epoch_loss"]
-    a, b = Store(tmp_path / "whole").group("models/student"), killed.group("models/student")
+    a, b = Store(tmp_path / "whole").group(model_group()), killed.group(model_group())
     assert sorted(a.array_keys()) == sorted(b.array_keys())
     for name in a.array_keys():
         assert np.array_equal(a[name][...], b[name][...]), name
@@ -85,7 +90,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
 
     # done: a second call trains nothing; the exported file holds the same network
     again = distill(str(tmp_path / "killed"), ["a", "b"], cfg, progress=False)
-    assert again["status"] == "skipped"
+    assert again["status"] == SKIPPED
     from_store, _ = read_student(str(tmp_path / "killed"))
     from_file, record = load_student_file(tmp_path / "student.pt")
     assert record["fingerprint"] == resumed["fingerprint"]
@@ -99,7 +104,7 @@ def test_refuses_missing_and_stale_groups_naming_the_scene(tmp_path):
     cfg = DistillConfig(epochs=1, **TINY)
     # stale: the points were re-ingested after the fused group was made
     data = synthetic_scene(2, n=500)
-    store.write_group("scenes/bad/points", {k: data[k] for k in ("xyz", "rgb", "normal", "label")},
+    store.write_group(scene_group("bad", POINTS), {k: data[k] for k in (XYZ, RGB, NORMAL, LABEL)},
                       {"fingerprint": "changed", "inputs": {}})
     with pytest.raises(StoreError, match=r"'bad'.*stale fused"):
         distill(str(tmp_path / "s"), ["good", "bad"], cfg, progress=False)
@@ -108,10 +113,10 @@ def test_refuses_missing_and_stale_groups_naming_the_scene(tmp_path):
         distill(str(tmp_path / "s"), ["good"], cfg, progress=False, expected={"good": {"teacher": "x"}})
     # missing
     write_scene(store, "bad", data)
-    store.root["scenes/bad"].__delitem__("teacher")
+    store.root[scene_folder("bad")].__delitem__("teacher")
     with pytest.raises(StoreError, match=r"'bad' has no complete teacher group \(missing\)"):
         distill(str(tmp_path / "s"), ["good", "bad"], cfg, progress=False)
-    assert store.group("models/student") is None
+    assert store.group(model_group()) is None
 
 
 def test_augmentation_keeps_neighbours_and_inference_is_deterministic(tmp_path):
@@ -119,11 +124,11 @@ def test_augmentation_keeps_neighbours_and_inference_is_deterministic(tmp_path):
     from geopurify.stages.distill.inputs import augment
 
     d = synthetic_scene(4, n=800)
-    xyz, normal = augment(d["xyz"], d["normal"], np.random.default_rng(0))
-    _, before = knn(d["xyz"], d["xyz"], 8)
+    xyz, normal = augment(d[XYZ], d[NORMAL], np.random.default_rng(0))
+    _, before = knn(d[XYZ], d[XYZ], 8)
     _, after = knn(xyz, xyz, 8)
     assert (before[:, 1:4] == after[:, 1:4]).mean() > 0.99  # a similarity transform (float rounding aside)
-    assert np.allclose(np.linalg.norm(normal, axis=1), np.linalg.norm(d["normal"], axis=1), atol=1e-5)
+    assert np.allclose(np.linalg.norm(normal, axis=1), np.linalg.norm(d[NORMAL], axis=1), atol=1e-5)
 
     from geopurify.stages.distill.infer import student_embeddings
     from geopurify.stages.distill.network import build_student
@@ -133,9 +138,8 @@ def test_augmentation_keeps_neighbours_and_inference_is_deterministic(tmp_path):
                          "norm": "batch", "voxel_size": 0.02})
     net.net_cfg = {"voxel_size": 0.02, "fused_dim": 32}
     net.train()  # even a model left in training mode embeds deterministically (eval inside)
-    runs = [student_embeddings(net, d["xyz"], d["rgb"], d["normal"], d["fused"]) for _ in range(2)]
+    runs = [student_embeddings(net, d[XYZ], d[RGB], d[NORMAL], d[FUSED]) for _ in range(2)]
     assert np.array_equal(runs[0][2], runs[1][2]) and net.training
-
 
 
 def test_current_fingerprints_refuse_a_fused_group_made_with_another_config(tmp_path):
@@ -159,7 +163,7 @@ def test_current_fingerprints_refuse_a_fused_group_made_with_another_config(tmp_
         stage = scene_stage(command)
         stage.prepare(ctx, ["syn"])
         outcome = run_scene(stage, ctx, "syn")
-        assert outcome.status == "done", outcome.error + outcome.detail
+        assert outcome.status == DONE, outcome.error + outcome.detail
     store = Store(cfg.store)
     check_training_scene(store, "syn", current_fingerprints(cfg, cfg.store, ["syn"]))  # current: fine
 

@@ -14,6 +14,9 @@ import pytest
 from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.readers.label_ids import SCANNET200_IDS
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    EMBEDDINGS, LABEL, POINTS, PURIFIED, XYZ, label_array, purified_group, scene_group, text_group,
+)
 from geopurify.stages import labelsets
 from geopurify.stages.score import score_scenes
 from geopurify.workflows.export import export_benchmark
@@ -27,8 +30,8 @@ def make_store(tmp_path: Path, vocab: str) -> tuple[str, dict, dict]:
     ids, names = labelsets.vocabulary(vocab)
     rng = np.random.default_rng(1)
     store = Store(tmp_path / f"{vocab}.zarr")
-    gt_name = "label" if vocab == "scannet20" else f"label_{vocab}"
-    store.write_group(f"text/{vocab}", {"embeddings": np.eye(len(ids), 8, dtype=np.float32)},
+    gt_name = LABEL if vocab == "scannet20" else label_array(vocab)
+    store.write_group(text_group(vocab), {EMBEDDINGS: np.eye(len(ids), 8, dtype=np.float32)},
                       {"names": names, "nyu40_ids": ids, "encoder": {"kind": "test"}, "fingerprint": "x"})
     gts, preds = {}, {}
     for scene, n in SIZES.items():
@@ -37,9 +40,9 @@ def make_store(tmp_path: Path, vocab: str) -> tuple[str, dict, dict]:
         pred = np.where(rng.random(n) < 0.6, gt, rng.choice(common, n))
         pred = np.where(np.isin(pred, ids), pred, common[0])
         gts[scene], preds[scene] = gt, pred
-        store.write_group(f"scenes/{scene}/points", {"xyz": np.zeros((n, 3), np.float32),
+        store.write_group(scene_group(scene, POINTS), {XYZ: np.zeros((n, 3), np.float32),
                                                     gt_name: gt.astype(np.int16)}, {})
-        store.write_group(f"scenes/{scene}/purified", {"label": pred.astype(np.int16)}, {"vocab": vocab})
+        store.write_group(scene_group(scene, PURIFIED), {LABEL: pred.astype(np.int16)}, {"vocab": vocab})
     return str(store.path), gts, preds
 
 
@@ -66,11 +69,11 @@ def benchmark_iou(pred_files: dict[str, Path], gts: dict, valid: list[int]) -> d
 @pytest.mark.parametrize("vocab, valid", [("scannet20", SCANNET20), ("scannet200", list(SCANNET200_IDS))])
 def test_exported_files_scored_per_vertex_give_the_score_stage_iou(tmp_path, vocab, valid):
     store, gts, _ = make_store(tmp_path, vocab)
-    written = export_benchmark(store, list(SIZES), "purified", tmp_path / "out")
+    written = export_benchmark(store, list(SIZES), PURIFIED, tmp_path / "out")
     assert sorted(p.name for p in written) == ["scene0000_00.txt", "scene0001_00.txt"]
     assert sorted(os.listdir(tmp_path / "out")) == ["scene0000_00.txt", "scene0001_00.txt"]  # no temporaries
     counted = benchmark_iou({p.stem: p for p in written}, gts, valid)
-    result = score_scenes(store, list(SIZES), "purified", vocab)
+    result = score_scenes(store, list(SIZES), PURIFIED, vocab)
     stage = {r["id"]: r["iou"] for r in result["per_class"] if r["present"]}
     assert set(stage) == set(counted) and len(counted) >= 10
     for c, iou in counted.items():
@@ -80,10 +83,10 @@ def test_exported_files_scored_per_vertex_give_the_score_stage_iou(tmp_path, voc
 def test_export_refuses_other_label_spaces_and_writes_nothing(tmp_path):
     store, _, _ = make_store(tmp_path, "matterport40")
     with pytest.raises(ConfigError, match="the ScanNet benchmark takes NYU40 ids"):
-        export_benchmark(store, list(SIZES), "purified", tmp_path / "out")
+        export_benchmark(store, list(SIZES), PURIFIED, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     with pytest.raises(ConfigError, match="no scene to export"):
-        export_benchmark(store, list(SIZES), "purified_geometric", tmp_path / "out", only_done=True)
+        export_benchmark(store, list(SIZES), purified_group("geometric"), tmp_path / "out", only_done=True)
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ import pytest
 
 import geopurify
 from geopurify.pipeline.schedule import store_for_scheduler
+from geopurify.pipeline.vocabulary import FUSED, POINTS
 from geopurify.workflows.run_all import run_all
 
 from test_workflows import arrays
@@ -121,7 +122,7 @@ def test_the_device_and_the_thread_count_enter_the_students_fingerprint():
     from geopurify.stages.distill.config import DistillConfig
     from geopurify.stages.distill.train import training_fingerprint
 
-    inputs = {"a": {"points": "p", "fused": "f", "teacher": "t"}}
+    inputs = {"a": {POINTS: "p", FUSED: "f", "teacher": "t"}}
     net = {"width": 16}
     base = training_fingerprint(DistillConfig(), net, inputs, "cpu")
     assert training_fingerprint(DistillConfig(), net, inputs, "cuda") != base

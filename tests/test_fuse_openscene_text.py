@@ -8,6 +8,9 @@ import json
 import numpy as np
 import pytest
 
+from geopurify.pipeline.vocabulary import FEAT
+
+
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
@@ -37,7 +40,7 @@ def test_vocabulary_from_a_local_open_clip_file_labels_openscene_features(tmp_pa
     torch.save(model.state_dict(), tmp_path / "clip.pt")
     cfg = FuseConfig(source="openscene", vocab="matterport21",
                      openclip=OpenClipConfig(model="geopurify-tiny-openscene", checkpoint=str(tmp_path / "clip.pt")),
-                     openscene=OpenSceneConfig(dir=str(tmp_path / "feat")))
+                     openscene=OpenSceneConfig(dir=str(tmp_path / FEAT)))
     text = encode_vocab(cfg)  # text_encoder auto: the open_clip text tower for this source
     assert text.encoder["kind"] == "openclip" and text.encoder["weights"]["kind"] == "file"
     np.testing.assert_allclose(text.embeddings, encode_texts(cfg.openclip, list(text.names)), atol=1e-6)
@@ -46,12 +49,12 @@ def test_vocabulary_from_a_local_open_clip_file_labels_openscene_features(tmp_pa
     n = 60
     truth = rng.integers(0, len(text.names), n)
     feat = text.embeddings[truth] + 0.01 * rng.standard_normal((n, 24)).astype(np.float32)
-    write_fused_pt(tmp_path / "feat" / "s_0.pt", feat, np.ones(n, bool))
+    write_fused_pt(tmp_path / FEAT / "s_0.pt", feat, np.ones(n, bool))
     xyz = rng.uniform(0, 2, (n, 3)).astype(np.float32)
     scene = Scene(scene_id="s", root=tmp_path, xyz=xyz, rgb=np.zeros((n, 3), np.uint8))
     out = fuse_scene(scene, xyz, cfg, text)
-    best = np.argmax(out.arrays["feat"].astype(np.float32) @ text.embeddings.T, axis=1)
+    best = np.argmax(out.arrays[FEAT].astype(np.float32) @ text.embeddings.T, axis=1)
     assert (best == truth).mean() > 0.95
-    write_fused_pt(tmp_path / "feat" / "s_0.pt", np.zeros((n, 768)), np.ones(n, bool))  # OpenSeg-wide
+    write_fused_pt(tmp_path / FEAT / "s_0.pt", np.zeros((n, 768)), np.ones(n, bool))  # OpenSeg-wide
     with pytest.raises(InputError, match="features are 768 wide .* OpenSeg features need CLIP ViT-L-14-336"):
         fuse_scene(scene, xyz, cfg, text)

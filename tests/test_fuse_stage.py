@@ -14,6 +14,9 @@ from geopurify.pipeline.readers.base import DatasetConfig
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    DONE, FAILED, FEAT, FUSED, POINTS, RGB, SEEN, SKIPPED, XYZ, scene_group,
+)
 from geopurify.stages.fuse import stage as stage_mod
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.fuse.projection import to_camera, visible_points
@@ -88,11 +91,11 @@ def test_mean_fusion_of_a_tiny_scene(tmp_path):
     total, count = expected_mean(scene, cfg)
     assert set(count.tolist()) >= {0, 1, 2, 3}  # the cameras see different parts
     seen = count > 0
-    feat = out.arrays["feat"]
+    feat = out.arrays[FEAT]
     assert feat.dtype == np.float16 and feat.shape == (scene.num_points, D)
     np.testing.assert_allclose(feat[seen], total[seen] / count[seen, None], atol=2e-3)
-    assert out.arrays["seen"].dtype == np.uint16
-    assert out.arrays["seen"].tolist() == count.tolist()
+    assert out.arrays[SEEN].dtype == np.uint16
+    assert out.arrays[SEEN].tolist() == count.tolist()
     # the occluded wall points and the points behind the cameras are unseen and filled
     assert count[-2:].tolist() == [0, 0]
     assert np.abs(feat[-2:]).sum() > 0
@@ -110,7 +113,7 @@ def test_consensus_of_constant_views_picks_the_best_frames(tmp_path):
     _, count = expected_mean(scene, cfg)
     vecs = frame_vectors()
     # a point seen by one frame gets exactly that frame's vector (weight 1)
-    feat = out.arrays["feat"].astype(np.float32)
+    feat = out.arrays[FEAT].astype(np.float32)
     single = np.flatnonzero(count == 1)
     assert single.size
     matches = [np.abs(feat[i] - vecs).max(axis=1).min() for i in single]
@@ -129,8 +132,8 @@ def test_frames_without_depth_use_the_frustum(tmp_path):
     with_depth = make_scene(tmp_path / "scan2")
     _, count = expected_mean(with_depth, cfg)
     # occlusion is ignored: at least as many views per point, strictly more behind the occluder
-    assert (out.arrays["seen"] >= count).all() and (out.arrays["seen"] > count).any()
-    assert out.arrays["seen"][-2:].tolist() == [0, 0]  # behind the camera is never seen
+    assert (out.arrays[SEEN] >= count).all() and (out.arrays[SEEN] > count).any()
+    assert out.arrays[SEEN][-2:].tolist() == [0, 0]  # behind the camera is never seen
 
 
 def test_unreadable_frames_are_skipped_and_counted(tmp_path):
@@ -177,8 +180,8 @@ def stage_setup(tmp_path, monkeypatch):
     monkeypatch.setattr(stage_mod, "read_scene", lambda cfg, sid, check_images=True: make_scene(tmp_path / "data" / sid, write=False))
     monkeypatch.setattr(stage_mod, "source_files", lambda cfg, sid: sorted((tmp_path / "data" / sid).iterdir()))
     store = Store(tmp_path / "store")
-    store.write_group(Store.scene_group_path("tiny", "points"),
-                      {"xyz": scene.xyz, "rgb": scene.rgb},
+    store.write_group(scene_group("tiny", POINTS),
+                      {XYZ: scene.xyz, RGB: scene.rgb},
                       {"fingerprint": "points-v1",  # fuse re-reads frames from the recorded dataset
                        "config": {"dataset": {"kind": "scannet", "root": str(tmp_path / "data")}}})
     cfg = RunConfig(store=str(tmp_path / "store"), dataset=DatasetConfig(root=str(tmp_path / "data")),
@@ -194,14 +197,14 @@ def test_stage_writes_fused_and_text_groups_and_skips_when_done(stage_setup):
         stage.input_fingerprints(ctx, "tiny")  # prepare has not run
     stage.prepare(ctx, ["tiny"])
     outcome = run_scene(stage, ctx, "tiny")
-    assert outcome.status == "done", outcome.error
+    assert outcome.status == DONE, outcome.error
     store = Store(cfg.store)
-    assert store.read("scenes/tiny/fused", "feat").shape == (scene.num_points, D)
-    attrs = store.attrs("scenes/tiny/fused")
-    assert attrs["complete"] and attrs["frames_used"] == 3 and attrs["inputs"]["points"] == "points-v1"
+    assert store.read(scene_group("tiny", FUSED), FEAT).shape == (scene.num_points, D)
+    attrs = store.attrs(scene_group("tiny", FUSED))
+    assert attrs["complete"] and attrs["frames_used"] == 3 and attrs["inputs"][POINTS] == "points-v1"
     text, _ = read_text(store, "scannet20")
     assert text.embeddings.shape == (20, D) and text.encoder["kind"] == "hashed"
-    assert run_scene(stage, ctx, "tiny").status == "skipped"
+    assert run_scene(stage, ctx, "tiny").status == SKIPPED
     # a changed knob, a touched frame, a changed feature file: each makes the group stale
     for change in ("config", "frame", "maps"):
         if change == "config":
@@ -211,8 +214,8 @@ def test_stage_writes_fused_and_text_groups_and_skips_when_done(stage_setup):
             Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(scene.frames[0].color_path)
         else:
             np.save(Path(cfg.fuse.precomputed_dir) / "tiny" / "0.npy", np.ones((3, 4, D), np.float32))
-        assert run_scene(stage, ctx, "tiny").status == "done", change
-        assert run_scene(stage, ctx, "tiny").status == "skipped", change
+        assert run_scene(stage, ctx, "tiny").status == DONE, change
+        assert run_scene(stage, ctx, "tiny").status == SKIPPED, change
 
 
 def test_stage_refuses_stale_text_embeddings(stage_setup):
@@ -221,7 +224,7 @@ def test_stage_refuses_stale_text_embeddings(stage_setup):
     stage.prepare(StageContext(cfg.store, cfg), ["tiny"])
     other = dataclasses.replace(cfg, fuse=dataclasses.replace(cfg.fuse, hashed_dim=D + 8))
     outcome = run_scene(stage, StageContext(other.store, other), "tiny")
-    assert outcome.status == "failed" and "another text encoder" in outcome.error
+    assert outcome.status == FAILED and "another text encoder" in outcome.error
 
 
 def test_stage_without_points_is_a_store_error(stage_setup, tmp_path):
@@ -230,7 +233,7 @@ def test_stage_without_points_is_a_store_error(stage_setup, tmp_path):
     ctx = StageContext(cfg.store, cfg)
     stage.prepare(ctx, ["other"])
     outcome = run_scene(stage, ctx, "other")
-    assert outcome.status == "failed" and "points" in outcome.error and "\n" not in outcome.error
+    assert outcome.status == FAILED and POINTS in outcome.error and "\n" not in outcome.error
 
 
 class VirtualViewSource:
@@ -266,4 +269,4 @@ def test_a_source_can_supply_its_own_frames_and_encode_batches(tmp_path, monkeyp
     out = fuse_scene(scene, scene.xyz, cfg, encode_vocab(cfg))
     assert out.attrs["frames_used"] == 3 and out.attrs["unreadable_frames"] == 0
     assert source.batches == [2, 1]
-    assert out.arrays["seen"].max() == 3
+    assert out.arrays[SEEN].max() == 3

@@ -14,6 +14,7 @@ import pytest
 from geopurify.pipeline.config import fingerprinted_dict
 from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FUSED, PURIFIED, purified_group, scene_group
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.fuse.stage import check_config as check_fuse
 from geopurify.stages.purify.config import PurifyConfig
@@ -45,7 +46,7 @@ def _bare_fuse_refused(store: Path, scene: str) -> None:
     proc = cli("fuse", "--store", str(store), "--scenes", scene)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "--checkpoint" in lines[0], proc.stderr
-    assert Store(store, create=False).group(f"scenes/{scene}/fused") is None
+    assert Store(store, create=False).group(scene_group(scene, FUSED)) is None
 
 
 @pytest.mark.slow
@@ -87,9 +88,9 @@ def test_purify_with_an_affinity_writes_that_affinitys_group(tmp_path):
     geometric = replace(cfg, purify=replace(cfg.purify, affinity="geometric"))
     assert not run_stage("purify", geometric).failed
     store = Store(cfg.store, create=False)
-    assert store.group("scenes/wf_eval/purified_geometric") is not None
-    assert store.group("scenes/wf_eval/purified") is None
-    assert store.attrs("scenes/wf_eval/purified_geometric")["affinity"] == "geometric"
+    assert store.group(scene_group("wf_eval", purified_group("geometric"))) is not None
+    assert store.group(scene_group("wf_eval", PURIFIED)) is None
+    assert store.attrs(scene_group("wf_eval", purified_group("geometric")))["affinity"] == "geometric"
 
 
 # ---- 4. fingerprints: what a result depends on, and only that ----------------------------------------

@@ -14,6 +14,7 @@ from geopurify.pipeline.readers import DatasetConfig, list_scenes, read_scene
 from geopurify.pipeline.readers.openscene import load_torch_file
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import DONE, FAILED, FEAT, FUSED, POINTS, SEEN, scene_group
 from geopurify.stages.fuse.config import FuseConfig, OpenSceneConfig
 from geopurify.stages.fuse.stage import fuse_scene
 from geopurify.stages.fuse.text import encode_vocab
@@ -21,6 +22,7 @@ from geopurify.stages.ingest.stage import IngestStage
 from geopurify.workflows.config import load_run_config
 
 from layout_fixtures import SCANNET20, write_fused_pt, write_openscene_pth, write_pointcept
+
 
 N = 40
 RNG = np.random.default_rng(3)
@@ -89,8 +91,8 @@ def test_a_bad_pointcept_scene_leaves_the_store_untouched(tmp_path):
     cfg = load_run_config(None, [f"store={str(tmp_path / 's.zarr')!r}", "dataset.kind='pointcept'",
                                  f"dataset.root={str(tmp_path / 'd')!r}"], search_cwd=False)
     outcome = run_scene(IngestStage(), StageContext(cfg.store, cfg), "s")
-    assert outcome.status == "failed" and "segment20.npy" in outcome.error and "\n" not in outcome.error
-    assert Store(cfg.store, create=False).group("scenes/s/points") is None
+    assert outcome.status == FAILED and "segment20.npy" in outcome.error and "\n" not in outcome.error
+    assert Store(cfg.store, create=False).group(scene_group("s", POINTS)) is None
 
 
 # ---- OpenScene 3D files ---------------------------------------------------------------------------
@@ -179,7 +181,7 @@ def _fuse(tmp_path, scene_id="s", dim=8):
     from geopurify.pipeline.scene import Scene
 
     cfg = FuseConfig(source="openscene", text_encoder="hashed", hashed_dim=dim,
-                     openscene=OpenSceneConfig(dir=str(tmp_path / "feat")))
+                     openscene=OpenSceneConfig(dir=str(tmp_path / FEAT)))
     scene = Scene(scene_id=scene_id, root=tmp_path, xyz=XYZ, rgb=RGB)
     return fuse_scene(scene, XYZ, cfg, encode_vocab(cfg))
 
@@ -188,25 +190,25 @@ def test_openscene_source_merges_chunks_and_fills_the_rest(tmp_path):
     feat = RNG.standard_normal((N, 8)).astype(np.float16)
     a, b = np.zeros(N, bool), np.zeros(N, bool)
     a[:20], b[10:30] = True, True
-    write_fused_pt(tmp_path / "feat" / "s_0.pt", feat[a], a)
-    write_fused_pt(tmp_path / "feat" / "s_1.pt", feat[b], b, numpy_mask=True)
-    write_fused_pt(tmp_path / "feat" / "s_x.pt", feat[a], a)  # not <scene>_<k>.pt: not read
+    write_fused_pt(tmp_path / FEAT / "s_0.pt", feat[a], a)
+    write_fused_pt(tmp_path / FEAT / "s_1.pt", feat[b], b, numpy_mask=True)
+    write_fused_pt(tmp_path / FEAT / "s_x.pt", feat[a], a)  # not <scene>_<k>.pt: not read
     out = _fuse(tmp_path)
-    np.testing.assert_array_equal(out.arrays["feat"][:30], feat[:30])
-    np.testing.assert_array_equal(out.arrays["seen"], (np.arange(N) < 30).astype(np.uint16))
+    np.testing.assert_array_equal(out.arrays[FEAT][:30], feat[:30])
+    np.testing.assert_array_equal(out.arrays[SEEN], (np.arange(N) < 30).astype(np.uint16))
     from geopurify.pipeline.geometry import knn
 
     _, nearest = knn(XYZ[:30], XYZ[30:], 1)  # unfeatured points: their nearest featured point's
-    np.testing.assert_array_equal(out.arrays["feat"][30:], feat[:30][nearest[:, 0]])
+    np.testing.assert_array_equal(out.arrays[FEAT][30:], feat[:30][nearest[:, 0]])
     assert out.attrs["filled_unseen"] == 10 and out.attrs["frames_used"] == 0
 
 
 def test_openscene_source_bad_files(tmp_path):
     feat = RNG.standard_normal((N, 8)).astype(np.float16)
     mask = np.ones(N, bool)
-    path = tmp_path / "feat" / "s_0.pt"
+    path = tmp_path / FEAT / "s_0.pt"
     one_line_error(_fuse, tmp_path, match="fused feature folder")
-    (tmp_path / "feat").mkdir()
+    (tmp_path / FEAT).mkdir()
     one_line_error(_fuse, tmp_path, match="no fused features for this scene")
     for feat_, mask_, match in [
         (feat[:-1], mask[:-1], f"mask_full has {N - 1} entries but the scan has {N} vertices"),
@@ -219,7 +221,7 @@ def test_openscene_source_bad_files(tmp_path):
 
     torch.save({"features": torch.zeros(3)}, path)
     one_line_error(_fuse, tmp_path, match="expected a dict with 'feat' and 'mask_full'", path=path)
-    torch.save({"feat": torch.zeros(N, 8), "mask_full": torch.zeros(N, 2)}, path)
+    torch.save({FEAT: torch.zeros(N, 8), "mask_full": torch.zeros(N, 2)}, path)
     one_line_error(_fuse, tmp_path, match=r"mask_full: expected an \(N,\) bool", path=path)
 
 
@@ -262,18 +264,18 @@ def test_bad_features_fail_the_scene_and_write_no_fused_group(tmp_path):
     from geopurify.stages.fuse.stage import FuseStage
 
     write_openscene_pth(tmp_path / "3d" / "s.pth", XYZ, RGB, _label_index())
-    write_fused_pt(tmp_path / "feat" / "s_0.pt", np.zeros((N - 1, 8)), np.ones(N - 1, bool))
+    write_fused_pt(tmp_path / FEAT / "s_0.pt", np.zeros((N - 1, 8)), np.ones(N - 1, bool))
     cfg = load_run_config(None, [f"store={str(tmp_path / 's.zarr')!r}", "dataset.kind='openscene'",
                                  f"dataset.root={str(tmp_path / '3d')!r}", "fuse.source='openscene'",
-                                 f"fuse.openscene.dir={str(tmp_path / 'feat')!r}", "fuse.text_encoder='hashed'",
+                                 f"fuse.openscene.dir={str(tmp_path / FEAT)!r}", "fuse.text_encoder='hashed'",
                                  "fuse.hashed_dim=8"], search_cwd=False)
     ctx = StageContext(cfg.store, cfg)
-    assert run_scene(IngestStage(), ctx, "s").status == "done"
+    assert run_scene(IngestStage(), ctx, "s").status == DONE
     FuseStage().prepare(ctx, ["s"])
     outcome = run_scene(FuseStage(), ctx, "s")
-    assert outcome.status == "failed" and "\n" not in outcome.error
-    assert outcome.error.startswith(str(tmp_path / "feat" / "s_0.pt")) and "mask_full has 39 entries" in outcome.error
-    assert Store(cfg.store, create=False).group("scenes/s/fused") is None
+    assert outcome.status == FAILED and "\n" not in outcome.error
+    assert outcome.error.startswith(str(tmp_path / FEAT / "s_0.pt")) and "mask_full has 39 entries" in outcome.error
+    assert Store(cfg.store, create=False).group(scene_group("s", FUSED)) is None
 
 
 def test_pointcloud_scans_with_scannet200_category_ids(tmp_path):

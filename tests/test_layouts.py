@@ -14,6 +14,9 @@ from geopurify.pipeline.readers import DatasetConfig, list_scenes, read_scene
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.synthetic import generate_scene
+from geopurify.pipeline.vocabulary import (
+    DONE, FEAT, FUSED, LABEL, NORMAL, POINTS, RGB, SEEN, SKIPPED, XYZ, scene_group,
+)
 from geopurify.stages.fuse.stage import FuseStage
 from geopurify.stages.ingest.stage import IngestStage
 from geopurify.stages.purify.stage import PurifyStage
@@ -21,6 +24,7 @@ from geopurify.stages.score import score_scenes
 from geopurify.workflows.config import load_run_config
 
 from layout_fixtures import nyu40_to_index, write_fused_pt, write_openscene_pth, write_pointcept
+
 
 pytestmark = pytest.mark.slow  # a synthetic scan through ingest, fuse and purify in several layouts
 
@@ -48,7 +52,7 @@ def run_stages(cfg, *stages) -> Store:
         if hasattr(stage, "prepare"):
             stage.prepare(ctx, [SCENE])
         outcome = run_scene(stage, ctx, SCENE)
-        assert outcome.status == "done", outcome.error
+        assert outcome.status == DONE, outcome.error
     return Store(cfg.store, create=False)
 
 
@@ -63,23 +67,23 @@ def native(tmp_path_factory):
 
 
 def _points(store: Store, name: str) -> np.ndarray:
-    return store.read(f"scenes/{SCENE}/points", name)
+    return store.read(scene_group(SCENE, POINTS), name)
 
 
 def to_pointcept(tmp: Path, store: Store) -> Path:
     root = tmp / "pointcept"
-    write_pointcept(root / "val" / SCENE, _points(store, "xyz"), _points(store, "rgb"), _points(store, "label"),
-                    normals=_points(store, "normal"))
+    write_pointcept(root / "val" / SCENE, _points(store, XYZ), _points(store, RGB), _points(store, LABEL),
+                    normals=_points(store, NORMAL))
     return root
 
 
 def to_openscene(tmp: Path, store: Store) -> tuple[Path, Path]:
     """The 3D file, and our fused group as two overlapping OpenScene chunks ``_0``, ``_1``."""
     root, feats = tmp / "openscene3d", tmp / "openscene_fused"
-    label = nyu40_to_index(_points(store, "label"), 255)
-    write_openscene_pth(root / f"{SCENE}_vh_clean_2.pth", _points(store, "xyz"), _points(store, "rgb"), label)
-    feat = store.read(f"scenes/{SCENE}/fused", "feat")
-    seen = store.read(f"scenes/{SCENE}/fused", "seen") > 0
+    label = nyu40_to_index(_points(store, LABEL), 255)
+    write_openscene_pth(root / f"{SCENE}_vh_clean_2.pth", _points(store, XYZ), _points(store, RGB), label)
+    feat = store.read(scene_group(SCENE, FUSED), FEAT)
+    seen = store.read(scene_group(SCENE, FUSED), SEEN) > 0
     halves = np.zeros((2, len(seen)), bool)
     idx = np.flatnonzero(seen)
     halves[0, idx[: 2 * len(idx) // 3]] = True
@@ -114,17 +118,17 @@ def test_through_pointcept_the_whole_pipeline_gives_the_native_results(native):
     pc_cfg = config(tmp / "pc.zarr", "pointcept", pc_root, "fuse.source='openscene'",
                     f"fuse.openscene.dir={str(feats)!r}")
     pc = run_stages(pc_cfg, IngestStage(), FuseStage(), purify_stage())
-    for name in ("xyz", "rgb", "normal", "label"):
+    for name in (XYZ, RGB, NORMAL, LABEL):
         np.testing.assert_array_equal(_points(pc, name), _points(store, name))
-    np.testing.assert_array_equal(pc.read(f"scenes/{SCENE}/fused", "feat"), store.read(f"scenes/{SCENE}/fused", "feat"))
-    np.testing.assert_array_equal(pc.read(f"scenes/{SCENE}/fused", "seen") > 0,
-                                  store.read(f"scenes/{SCENE}/fused", "seen") > 0)
-    np.testing.assert_array_equal(pc.read(f"scenes/{SCENE}/{PURIFIED}", "label"),
-                                  store.read(f"scenes/{SCENE}/{PURIFIED}", "label"))
-    for of in ("fused", PURIFIED):
+    np.testing.assert_array_equal(pc.read(scene_group(SCENE, FUSED), FEAT), store.read(scene_group(SCENE, FUSED), FEAT))
+    np.testing.assert_array_equal(pc.read(scene_group(SCENE, FUSED), SEEN) > 0,
+                                  store.read(scene_group(SCENE, FUSED), SEEN) > 0)
+    np.testing.assert_array_equal(pc.read(scene_group(SCENE, PURIFIED), LABEL),
+                                  store.read(scene_group(SCENE, PURIFIED), LABEL))
+    for of in (FUSED, PURIFIED):
         native_score = score_scenes(cfg.store, [SCENE], of, "scannet20")
         assert score_scenes(pc_cfg.store, [SCENE], of, "scannet20")["per_class"] == native_score["per_class"]
-    attrs = pc.attrs(f"scenes/{SCENE}/fused")
+    attrs = pc.attrs(scene_group(SCENE, FUSED))
     assert attrs["frames_used"] == 0 and attrs["source_identity"]["source"] == "openscene"
 
 
@@ -134,11 +138,11 @@ def test_openscene_layout_fuses_to_the_same_features_and_scores(native):
     os_cfg = config(tmp / "os.zarr", "openscene", os_root, "fuse.source='openscene'",
                     f"fuse.openscene.dir={str(feats)!r}")
     ours = run_stages(os_cfg, IngestStage(), FuseStage(), purify_stage())
-    np.testing.assert_array_equal(ours.read(f"scenes/{SCENE}/fused", "feat"),
-                                  store.read(f"scenes/{SCENE}/fused", "feat"))
-    assert ours.attrs(f"scenes/{SCENE}/points")["normals_from"] == "pca"  # no normals in the .pth
-    fused = score_scenes(os_cfg.store, [SCENE], "fused", "scannet20")
-    assert fused["per_class"] == score_scenes(cfg.store, [SCENE], "fused", "scannet20")["per_class"]
+    np.testing.assert_array_equal(ours.read(scene_group(SCENE, FUSED), FEAT),
+                                  store.read(scene_group(SCENE, FUSED), FEAT))
+    assert ours.attrs(scene_group(SCENE, POINTS))["normals_from"] == "pca"  # no normals in the .pth
+    fused = score_scenes(os_cfg.store, [SCENE], FUSED, "scannet20")
+    assert fused["per_class"] == score_scenes(cfg.store, [SCENE], FUSED, "scannet20")["per_class"]
     assert score_scenes(os_cfg.store, [SCENE], PURIFIED, "scannet20")["miou"] is not None
 
 
@@ -146,7 +150,7 @@ def test_a_scan_without_frames_fuses_through_virtual_views(native):
     tmp, _, store = native
     pc_cfg = config(tmp / "pc_sim.zarr", "pointcept", to_pointcept(tmp, store))
     pc = run_stages(pc_cfg, IngestStage(), FuseStage(), purify_stage())
-    assert pc.attrs(f"scenes/{SCENE}/fused")["frames_used"] == 8
+    assert pc.attrs(scene_group(SCENE, FUSED))["frames_used"] == 8
     assert score_scenes(pc_cfg.store, [SCENE], PURIFIED, "scannet20")["miou"] > 0
 
 
@@ -157,10 +161,10 @@ def test_a_changed_feature_file_makes_fuse_stale(native):
                     f"fuse.openscene.dir={str(feats)!r}")
     run_stages(os_cfg, IngestStage(), FuseStage())
     ctx = StageContext(os_cfg.store, os_cfg)
-    assert run_scene(FuseStage(), ctx, SCENE).status == "skipped"
-    seen = store.read(f"scenes/{SCENE}/fused", "seen") > 0
-    write_fused_pt(feats / f"{SCENE}_0.pt", store.read(f"scenes/{SCENE}/fused", "feat")[seen], seen)
-    assert run_scene(FuseStage(), ctx, SCENE).status == "done"
+    assert run_scene(FuseStage(), ctx, SCENE).status == SKIPPED
+    seen = store.read(scene_group(SCENE, FUSED), SEEN) > 0
+    write_fused_pt(feats / f"{SCENE}_0.pt", store.read(scene_group(SCENE, FUSED), FEAT)[seen], seen)
+    assert run_scene(FuseStage(), ctx, SCENE).status == DONE
 
 
 # NYU40 classes of the synthetic scenes -> ScanNet200 class names
@@ -179,18 +183,18 @@ def test_scannet200_through_pointcept_and_openscene_features(native, tmp_path):
 
     _, _, store = native
     names = list(label_set("scannet200").names)
-    nyu = _points(store, "label")
+    nyu = _points(store, LABEL)
     index = np.array([names.index(TO_200[int(v)]) if int(v) in TO_200 else -1 for v in nyu])
-    write_pointcept(tmp_path / "pc" / SCENE, _points(store, "xyz"), _points(store, "rgb"), nyu, index)
+    write_pointcept(tmp_path / "pc" / SCENE, _points(store, XYZ), _points(store, RGB), nyu, index)
     rng = np.random.default_rng(0)
     emb = hashed_embeddings(names, 512)
     feat = emb[np.maximum(index, 0)] + 0.05 * rng.standard_normal((len(index), 512)).astype(np.float32)
     mask = rng.random(len(index)) < 0.9
-    write_fused_pt(tmp_path / "feat" / f"{SCENE}_0.pt", feat[mask], mask)
+    write_fused_pt(tmp_path / FEAT / f"{SCENE}_0.pt", feat[mask], mask)
     cfg = config(tmp_path / "s200.zarr", "pointcept", tmp_path / "pc", "fuse.source='openscene'",
-                 f"fuse.openscene.dir={str(tmp_path / 'feat')!r}", "fuse.vocab='scannet200'")
+                 f"fuse.openscene.dir={str(tmp_path / FEAT)!r}", "fuse.vocab='scannet200'")
     s200 = run_stages(cfg, IngestStage(), FuseStage(), purify_stage())
-    assert "label_scannet200" in s200.group(f"scenes/{SCENE}/points")
+    assert "label_scannet200" in s200.group(scene_group(SCENE, POINTS))
     result = score_scenes(cfg.store, [SCENE], PURIFIED, "scannet200")
     assert result["miou"] > 60 and result["fmiou"] is not None and set(result["splits"]) == {"head", "common", "tail"}
     present = {r["class"] for r in result["per_class"] if r["present"]}
@@ -199,7 +203,7 @@ def test_scannet200_through_pointcept_and_openscene_features(native, tmp_path):
         score_scenes(cfg.store, [SCENE], PURIFIED, "scannet20")
     report = write_report([cfg.store], tmp_path / "report", None, "scannet200")
     assert "| method | f-mIoU | head | common | tail |" in report.read_text()
-    summary = query_scene(cfg.store, SCENE, ["couch"], tmp_path / "q.ply", of="fused", threshold=0.5)
+    summary = query_scene(cfg.store, SCENE, ["couch"], tmp_path / "q.ply", of=FUSED, threshold=0.5)
     assert summary["prompts"][0]["share_above"] > 0
     (path,) = export_benchmark(cfg.store, [SCENE], PURIFIED, tmp_path / "bench")
     exported = np.loadtxt(path, dtype=np.int64)

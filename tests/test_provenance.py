@@ -10,6 +10,9 @@ import numpy as np
 
 from geopurify.pipeline.config import to_dict
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    FUSED, PURIFIED, TEACHER, model_group, purified_group, scene_group, text_group,
+)
 from geopurify.stages.fuse.config import FuseConfig, OpenClipConfig
 from geopurify.stages.fuse.sources.simulated_config import SimulatedConfig, resolve_simulated
 from geopurify.workflows.plots import disc_sizes, point_spacing
@@ -30,54 +33,54 @@ def fused_attrs(source: str = "simulated", seed: int = 0, checkpoint: str = "ran
 def make_store(path, scenes: dict[str, dict], purified: dict[str, str], student: dict | None = None) -> Store:
     """``scenes``: scene -> fused attrs; ``purified``: group -> affinity, written for every scene."""
     store = Store(path)
-    store.write_group("text/scannet20", {}, {"encoder": {"kind": "hashed", "version": 1, "dim": 512}})
+    store.write_group(text_group("scannet20"), {}, {"encoder": {"kind": "hashed", "version": 1, "dim": 512}})
     for scene, attrs in scenes.items():
-        store.write_group(f"scenes/{scene}/fused", {}, attrs)
+        store.write_group(scene_group(scene, FUSED), {}, attrs)
         for group, affinity in purified.items():
-            store.write_group(f"scenes/{scene}/{group}", {}, {
+            store.write_group(scene_group(scene, group), {}, {
                 "affinity": affinity, "config": {"purify": {"k": 96, "steps": 19, "student": ""}},
                 "inputs": {"student": "s1"} if affinity == "student" else {}})
     if student is not None:
-        store.write_group("models/student", {}, student)
+        store.write_group(model_group(), {}, student)
     return store
 
 
 def test_results_are_named_by_their_own_recorded_affinity(tmp_path):
     # an old store: `purify --affinity geometric` wrote `purified`, beside a real purified_geometric
     store = make_store(tmp_path / "s.zarr", {"a": fused_attrs()},
-                       {"purified": "geometric", "purified_geometric": "geometric", "purified_oracle": "oracle"})
+                       {PURIFIED: "geometric", purified_group("geometric"): "geometric", purified_group("oracle"): "oracle"})
     groups = result_groups(store, "a")
-    assert groups == ["fused", "purified_geometric", "purified", "purified_oracle"]
+    assert groups == [FUSED, purified_group("geometric"), PURIFIED, purified_group("oracle")]
     names = method_names(store, ["a"], groups)
-    assert names == {"fused": "lift-only", "purified_geometric": "geometric pooling [purified_geometric]",
-                     "purified": "geometric pooling [purified]", "purified_oracle": "oracle pooling"}
+    assert names == {FUSED: "lift-only", purified_group("geometric"): "geometric pooling [purified_geometric]",
+                     PURIFIED: "geometric pooling [purified]", purified_group("oracle"): "oracle pooling"}
     assert "student" not in " ".join(names.values())
 
 
 def test_scenes_that_disagree_on_the_source_are_said_to(tmp_path):
     store = make_store(tmp_path / "s.zarr", {"a": fused_attrs(seed=0), "b": fused_attrs("openclip")},
-                       {"purified_geometric": "geometric"})
-    prov = run_provenance([store.path], ["a", "b"], ["purified_geometric"], "scannet19")
+                       {purified_group("geometric"): "geometric"})
+    prov = run_provenance([store.path], ["a", "b"], [purified_group("geometric")], "scannet19")
     assert set(prov["source"]["differs"]) == {"a", "b"}
     assert describe(prov)[0].startswith("**2D source differs between scenes**")
 
 
 def test_seeds_of_every_store_and_what_else_differs(tmp_path):
-    main = make_store(tmp_path / "s.zarr", {"a": fused_attrs(seed=0)}, {"purified_geometric": "geometric"})
-    seed1 = make_store(tmp_path / "s.seed1.zarr", {"a": fused_attrs(seed=1)}, {"purified_geometric": "geometric"})
-    prov = run_provenance([main.path, seed1.path], ["a"], ["fused", "purified_geometric"], "scannet19")
+    main = make_store(tmp_path / "s.zarr", {"a": fused_attrs(seed=0)}, {purified_group("geometric"): "geometric"})
+    seed1 = make_store(tmp_path / "s.seed1.zarr", {"a": fused_attrs(seed=1)}, {purified_group("geometric"): "geometric"})
+    prov = run_provenance([main.path, seed1.path], ["a"], [FUSED, purified_group("geometric")], "scannet19")
     assert prov["source"]["seeds"] == [0, 1] and "stores_differ_in" not in prov
     assert "simulator seeds 0, 1" in describe(prov)[0]
     other = fused_attrs(seed=2)
     other["config"]["fuse"]["mode"] = "mean"
-    odd = make_store(tmp_path / "odd.zarr", {"a": other}, {"purified_geometric": "geometric"})
-    prov = run_provenance([main.path, odd.path], ["a"], ["purified_geometric"], "scannet19")
+    odd = make_store(tmp_path / "odd.zarr", {"a": other}, {purified_group("geometric"): "geometric"})
+    prov = run_provenance([main.path, odd.path], ["a"], [purified_group("geometric")], "scannet19")
     assert prov["stores_differ_in"] == ["fusion"]
 
 
 def test_random_openclip_weights_are_called_random_and_no_simulator_is_mentioned(tmp_path):
-    store = make_store(tmp_path / "s.zarr", {"a": fused_attrs("openclip")}, {"purified_geometric": "geometric"})
-    prov = run_provenance([store.path], ["a"], ["fused", "purified_geometric"], "scannet20")
+    store = make_store(tmp_path / "s.zarr", {"a": fused_attrs("openclip")}, {purified_group("geometric"): "geometric"})
+    prov = run_provenance([store.path], ["a"], [FUSED, purified_group("geometric")], "scannet20")
     assert prov["source"]["weights"] == "random" and prov["source"]["checkpoint"] == "random"
     words = "\n".join(describe(prov))
     assert "random initialisation" in words and "simulat" not in words
@@ -86,15 +89,15 @@ def test_random_openclip_weights_are_called_random_and_no_simulator_is_mentioned
 def test_a_retrained_student_is_not_claimed_for_an_older_result(tmp_path):
     record = {"fingerprint": "s2", "scenes": ["t0"], "training": {"steps": 8, "epochs": 4},
               "inputs": {"t0": {"teacher": "tf"}}}
-    store = make_store(tmp_path / "s.zarr", {"a": fused_attrs()}, {"purified": "student"}, record)
-    prov = run_provenance([store.path], ["a"], ["purified"], "scannet19")
+    store = make_store(tmp_path / "s.zarr", {"a": fused_attrs()}, {PURIFIED: "student"}, record)
+    prov = run_provenance([store.path], ["a"], [PURIFIED], "scannet19")
     assert prov["student"]["fingerprint"] == "s1" and "training_scenes" not in prov["student"]
     assert "retrained" in prov["student"]["note"] and prov["teacher"]["kind"] == "not recorded"
-    store.write_group("models/student", {}, {**record, "fingerprint": "s1"})
-    store.write_group("scenes/t0/teacher", {}, {"kind": "ssl", "fingerprint": "tf",
+    store.write_group(model_group(), {}, {**record, "fingerprint": "s1"})
+    store.write_group(scene_group("t0", TEACHER), {}, {"kind": "ssl", "fingerprint": "tf",
                                                "inputs": {"checkpoint": "c0ffee"},
                                                "config": {"teacher": {"checkpoint": "/m/teacher.pt"}}})
-    prov = run_provenance([store.path], ["a"], ["purified"], "scannet19")
+    prov = run_provenance([store.path], ["a"], [PURIFIED], "scannet19")
     assert prov["student"]["training_scenes"] == ["t0"] and prov["student"]["steps"] == 8
     assert prov["teacher"] == {"kind": "ssl", "checkpoint": "/m/teacher.pt", "checkpoint_fingerprint": "c0ffee"}
 

@@ -9,6 +9,7 @@ from plyfile import PlyData
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import DONE, FUSED, LABEL, POINTS, XYZ, purified_group, scene_group
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.labelsets import vocabulary
 from geopurify.stages.purify.query import query_scene, regions
@@ -19,7 +20,7 @@ from geopurify.workflows.config import RunConfig
 from purify_fixture import write_fixture_store
 
 
-OF = "purified_geometric"  # the fixture purifies with the geometric affinity
+OF = purified_group("geometric")  # the fixture purifies with the geometric affinity
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +30,14 @@ def purified_store(tmp_path_factory):
     cfg = RunConfig(store=str(path))
     cfg.purify.affinity, cfg.purify.k, cfg.purify.keep_features = "geometric", 24, True
     outcome = run_scene(PurifyStage(cfg.purify.affinity), StageContext(str(path), cfg), "scene_a")
-    assert outcome.status == "done", outcome.error + outcome.detail
+    assert outcome.status == DONE, outcome.error + outcome.detail
     return path
 
 
 def test_query_writes_a_ply_with_one_score_per_prompt(purified_store, tmp_path):
     out = tmp_path / "scores.ply"
     summary = query_scene(purified_store, "scene_a", ["table", "a red box"], out, of=OF, threshold=0.5)
-    n = len(Store(purified_store).read("scenes/scene_a/points", "xyz"))
+    n = len(Store(purified_store).read(scene_group("scene_a", POINTS), XYZ))
     vertex = PlyData.read(str(out))["vertex"]
     assert vertex.count == n
     names = [p.name for p in vertex.properties]
@@ -55,7 +56,7 @@ def test_class_name_prompts_agree_with_purified_labels(purified_store, tmp_path)
     query_scene(purified_store, "scene_a", names, tmp_path / "all.ply", of=OF)
     vertex = PlyData.read(str(tmp_path / "all.ply"))["vertex"]
     scores = np.stack([np.asarray(vertex[f"score_{i}"]) for i in range(len(names))], 1)
-    label = Store(purified_store).read("scenes/scene_a/purified_geometric", "label")
+    label = Store(purified_store).read(scene_group("scene_a", purified_group("geometric")), LABEL)
     picked = np.asarray(ids)[scores.argmax(1)]
     # the features are stored as float16: only near-ties (margin below float16 rounding) may differ
     top2 = np.sort(scores, axis=1)[:, -2:]
@@ -65,8 +66,8 @@ def test_class_name_prompts_agree_with_purified_labels(purified_store, tmp_path)
 
 
 def test_query_of_fused_and_missing_features(purified_store, tmp_path):
-    summary = query_scene(purified_store, "scene_a", ["floor"], tmp_path / "f.ply", of="fused")
-    assert summary["of"] == "fused"
+    summary = query_scene(purified_store, "scene_a", ["floor"], tmp_path / "f.ply", of=FUSED)
+    assert summary["of"] == FUSED
     other = tmp_path / "nofeat.zarr"
     write_fixture_store(other)
     cfg = RunConfig(store=str(other))

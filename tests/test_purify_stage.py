@@ -7,8 +7,11 @@ from geopurify.pipeline.errors import ConfigError
 
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    DONE, FAILED, FEAT, FUSED, LABEL, SCORE, SKIPPED, purified_group, scene_group,
+)
 from geopurify.workflows.config import RunConfig
-from geopurify.stages.purify.stage import PurifyStage, purify_group
+from geopurify.stages.purify.stage import PurifyStage
 
 from purify_fixture import write_fixture_store
 
@@ -18,12 +21,12 @@ def run(path, **purify):
     for key, value in purify.items():
         setattr(cfg.purify, key, value)
     outcome = run_scene(PurifyStage(cfg.purify.affinity), StageContext(str(path), cfg), "scene_a")
-    assert outcome.status in ("done", "skipped"), outcome.error + outcome.detail
+    assert outcome.status in (DONE, SKIPPED), outcome.error + outcome.detail
     return outcome, Store(path)
 
 
 def accuracy(store, label, group):
-    pred = store.read(f"scenes/scene_a/{group}", "label")
+    pred = store.read(scene_group("scene_a", group), LABEL)
     return float((pred == label).mean())
 
 
@@ -31,7 +34,7 @@ def lift_only_accuracy(store, label):
     from geopurify.stages.fuse.text import read_text
 
     text, _ = read_text(store, "scannet20")
-    feat = store.read("scenes/scene_a/fused", "feat").astype(np.float32)
+    feat = store.read(scene_group("scene_a", FUSED), FEAT).astype(np.float32)
     return float((text.nyu40_ids[(feat @ text.embeddings.T).argmax(1)] == label).mean())
 
 
@@ -39,17 +42,17 @@ def lift_only_accuracy(store, label):
 def test_purify_writes_labels_scores_and_repairs_errors(tmp_path, affinity):
     store, label = write_fixture_store(tmp_path / "s.zarr")
     _, store = run(tmp_path / "s.zarr", affinity=affinity, k=24)
-    g = f"scenes/scene_a/{purify_group(affinity)}"
-    pred, score = store.read(g, "label"), store.read(g, "score")
+    g = scene_group("scene_a", purified_group(affinity))
+    pred, score = store.read(g, LABEL), store.read(g, SCORE)
     assert pred.dtype == np.int16 and pred.shape == label.shape
     assert score.dtype == np.float16 and np.all(np.abs(score.astype(float)) <= 1.0)
-    assert "feat" not in store.group(g)
+    assert FEAT not in store.group(g)
     attrs = store.attrs(g)
     assert attrs["affinity"] == affinity and attrs["path"] == "fast" and attrs["complete"]
     lift = lift_only_accuracy(store, label)
-    assert accuracy(store, label, purify_group(affinity)) > lift + 0.03
+    assert accuracy(store, label, purified_group(affinity)) > lift + 0.03
     if affinity == "oracle":
-        assert accuracy(store, label, purify_group(affinity)) > 0.97
+        assert accuracy(store, label, purified_group(affinity)) > 0.97
 
 
 def test_keep_features_gives_the_same_labels_and_unit_features(tmp_path):
@@ -57,13 +60,13 @@ def test_keep_features_gives_the_same_labels_and_unit_features(tmp_path):
     write_fixture_store(tmp_path / "b.zarr")
     _, fast = run(tmp_path / "a.zarr", affinity="geometric", k=24)
     _, full = run(tmp_path / "b.zarr", affinity="geometric", k=24, keep_features=True)
-    g = "scenes/scene_a/purified_geometric"
-    np.testing.assert_array_equal(fast.read(g, "label"), full.read(g, "label"))
-    feat = full.read(g, "feat").astype(np.float32)
-    assert feat.shape == (len(full.read(g, "label")), 64)
+    g = scene_group("scene_a", purified_group("geometric"))
+    np.testing.assert_array_equal(fast.read(g, LABEL), full.read(g, LABEL))
+    feat = full.read(g, FEAT).astype(np.float32)
+    assert feat.shape == (len(full.read(g, LABEL)), 64)
     np.testing.assert_allclose(np.linalg.norm(feat, axis=1), 1.0, atol=2e-3)
     # the fast score is the exact one where features lie in the text span (+ a few directions)
-    assert (np.abs(fast.read(g, "score").astype(float)) >= np.abs(full.read(g, "score").astype(float)) - 2e-3).all()
+    assert (np.abs(fast.read(g, SCORE).astype(float)) >= np.abs(full.read(g, SCORE).astype(float)) - 2e-3).all()
 
 
 def test_two_runs_give_bit_identical_arrays(tmp_path):
@@ -71,8 +74,8 @@ def test_two_runs_give_bit_identical_arrays(tmp_path):
         write_fixture_store(tmp_path / name)
         run(tmp_path / name, affinity="geometric", k=24, keep_features=True)
     a, b = Store(tmp_path / "a.zarr"), Store(tmp_path / "b.zarr")
-    g = "scenes/scene_a/purified_geometric"
-    for name in ("label", "score", "feat"):
+    g = scene_group("scene_a", purified_group("geometric"))
+    for name in (LABEL, SCORE, FEAT):
         assert a.read(g, name).tobytes() == b.read(g, name).tobytes()
     assert a.attrs(g)["fingerprint"] == b.attrs(g)["fingerprint"]
 
@@ -81,12 +84,12 @@ def test_config_keys_change_the_fingerprint_and_rerun(tmp_path):
     write_fixture_store(tmp_path / "s.zarr")
     first, store = run(tmp_path / "s.zarr", affinity="geometric", k=24)
     again, _ = run(tmp_path / "s.zarr", affinity="geometric", k=24)
-    assert first.status == "done" and again.status == "skipped"
-    fp = store.attrs("scenes/scene_a/purified_geometric")["fingerprint"]
+    assert first.status == DONE and again.status == SKIPPED
+    fp = store.attrs(scene_group("scene_a", purified_group("geometric")))["fingerprint"]
     for change in ({"k": 16}, {"steps": 5}, {"temperature": 0.1}):
         outcome, store = run(tmp_path / "s.zarr", affinity="geometric", **{"k": 24, **change})
-        assert outcome.status == "done"
-        assert store.attrs("scenes/scene_a/purified_geometric")["fingerprint"] != fp
+        assert outcome.status == DONE
+        assert store.attrs(scene_group("scene_a", purified_group("geometric")))["fingerprint"] != fp
 
 
 def test_oracle_without_labels_fails_cleanly(tmp_path):
@@ -94,8 +97,8 @@ def test_oracle_without_labels_fails_cleanly(tmp_path):
     cfg = RunConfig(store=str(tmp_path / "s.zarr"))
     cfg.purify.affinity = "oracle"
     outcome = run_scene(PurifyStage(cfg.purify.affinity), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
-    assert outcome.status == "failed" and "labels" in outcome.error and not outcome.detail
-    assert Store(tmp_path / "s.zarr").group("scenes/scene_a/purified_oracle") is None
+    assert outcome.status == FAILED and "labels" in outcome.error and not outcome.detail
+    assert Store(tmp_path / "s.zarr").group(scene_group("scene_a", purified_group("oracle"))) is None
 
 
 def test_unknown_affinity_is_a_config_error(tmp_path):
@@ -105,4 +108,4 @@ def test_unknown_affinity_is_a_config_error(tmp_path):
     cfg = RunConfig(store=str(tmp_path / "s.zarr"))
     cfg.purify.affinity = "magic"
     outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
-    assert outcome.status == "failed" and "purify.affinity" in outcome.error
+    assert outcome.status == FAILED and "purify.affinity" in outcome.error

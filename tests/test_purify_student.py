@@ -1,8 +1,8 @@
 """The student affinity source: a (random-weight) student from the store drives purify."""
 
-
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import DONE, FAILED, LABEL, PURIFIED, SCORE, scene_group
 from geopurify.stages.purify.stage import PurifyStage
 from geopurify.workflows.config import RunConfig
 
@@ -30,20 +30,20 @@ def test_student_affinity_runs_deterministically_and_is_fingerprinted(tmp_path):
         cfg = RunConfig(store=str(tmp_path / name))
         cfg.purify.k = 24
         outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / name), cfg), "scene_a")
-        assert outcome.status == "done", outcome.error + outcome.detail
+        assert outcome.status == DONE, outcome.error + outcome.detail
         outs.append(Store(tmp_path / name))
-    g = "scenes/scene_a/purified"
+    g = scene_group("scene_a", PURIFIED)
     a, b = outs
     assert a.attrs(g)["affinity"] == "student"
     assert a.attrs(g)["inputs"]["student"] == "student-0"
-    assert a.read(g, "label").tobytes() == b.read(g, "label").tobytes()
-    assert a.read(g, "score").tobytes() == b.read(g, "score").tobytes()
+    assert a.read(g, LABEL).tobytes() == b.read(g, LABEL).tobytes()
+    assert a.read(g, SCORE).tobytes() == b.read(g, SCORE).tobytes()
     # another student makes the group stale and changes the result's provenance
     write_random_student(a, 64, seed=1)
     cfg = RunConfig(store=str(tmp_path / "a.zarr"))
     cfg.purify.k = 24
     outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "a.zarr"), cfg), "scene_a")
-    assert outcome.status == "done" and a.attrs(g)["inputs"]["student"] == "student-1"
+    assert outcome.status == DONE and a.attrs(g)["inputs"]["student"] == "student-1"
 
 
 def test_student_voxel_size_mismatch_is_refused(tmp_path):
@@ -51,7 +51,7 @@ def test_student_voxel_size_mismatch_is_refused(tmp_path):
     write_random_student(store, 64, voxel_size=0.05)
     cfg = RunConfig(store=str(tmp_path / "s.zarr"))
     outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
-    assert outcome.status == "failed" and "voxel_size" in outcome.error
+    assert outcome.status == FAILED and "voxel_size" in outcome.error
 
 
 def test_student_from_an_exported_file(tmp_path):
@@ -70,9 +70,9 @@ def test_student_from_an_exported_file(tmp_path):
     cfg = RunConfig(store=str(tmp_path / "s.zarr"))
     cfg.purify.k, cfg.purify.student = 24, str(file)
     outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
-    assert outcome.status == "done", outcome.error + outcome.detail
-    attrs = Store(tmp_path / "s.zarr").attrs("scenes/scene_a/purified")
+    assert outcome.status == DONE, outcome.error + outcome.detail
+    attrs = Store(tmp_path / "s.zarr").attrs(scene_group("scene_a", PURIFIED))
     assert attrs["inputs"]["student"] == file_content_hash(file)
     cfg.purify.student = str(tmp_path / "missing.pt")
     outcome = run_scene(PurifyStage(), StageContext(str(tmp_path / "s.zarr"), cfg), "scene_a")
-    assert outcome.status == "failed" and "student not found" in outcome.error
+    assert outcome.status == FAILED and "student not found" in outcome.error

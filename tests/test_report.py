@@ -16,6 +16,7 @@ from plyfile import PlyData
 
 from geopurify.pipeline.fingerprint import file_content_hash
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import LABEL, PURIFIED, model_group, purified_group, scene_group
 from geopurify.stages.labelsets import SCANNET20
 from geopurify.workflows.config import config_from_toml
 from geopurify.workflows.export import export_scene
@@ -24,11 +25,12 @@ from geopurify.workflows.run_all import run_all
 
 from workflow_fixtures import small_config, write_scenes
 
+
 TINY = {"embed_dim": 32,  # a tiny open_clip ViT, as in test_fuse_openclip.py
         "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
         "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
-AFFINITY_NAMES = {"purified": "student pooling", "purified_geometric": "geometric pooling",
-                  "purified_oracle": "oracle pooling"}
+AFFINITY_NAMES = {PURIFIED: "student pooling", purified_group("geometric"): "geometric pooling",
+                  purified_group("oracle"): "oracle pooling"}
 
 
 def cli(*args):
@@ -91,7 +93,7 @@ def test_simulated_run_names_source_seeds_noise_teacher_and_student(simulated_ru
     assert prov["teacher"] == {"kind": "geometric"}
     student = prov["student"]
     assert student["training_scenes"] == ["wf_train0", "wf_train1"] and student["steps"] == 4
-    assert student["fingerprint"] == Store(cfg.store, create=False).attrs("models/student")["fingerprint"]
+    assert student["fingerprint"] == Store(cfg.store, create=False).attrs(model_group())["fingerprint"]
     assert sorted(prov["affinities"]) == ["geometric", "oracle", "student"]
     assert prov["protocol"] == "scannet19" and prov["package"].startswith("geopurify ")
     text = report.read_text()
@@ -113,11 +115,11 @@ def test_every_affinity_is_named_in_report_score_and_export(simulated_run, tmp_p
         assert len(comments) == 1 and comments[0].startswith("geopurify-provenance ")
         record = json.loads(comments[0].split(" ", 1)[1])
         assert record["shows"] == name and record["source"]["kind"] == "simulated"
-    proc = cli("score", "--store", cfg.store, "--scenes", "wf_eval", "--of", "purified_oracle",
+    proc = cli("score", "--store", cfg.store, "--scenes", "wf_eval", "--of", purified_group("oracle"),
                "--json", str(tmp_path / "score.json"))
     assert proc.returncode == 0, proc.stderr
     scored = json.loads((tmp_path / "score.json").read_text())
-    assert scored["provenance"]["results"]["purified_oracle"]["method"] == "oracle pooling"
+    assert scored["provenance"]["results"][purified_group("oracle")]["method"] == "oracle pooling"
     assert scored["provenance"]["source"]["kind"] == "simulated"
     assert "oracle pooling" in proc.stdout and "simulated from the ground-truth labels" in proc.stdout
 
@@ -135,7 +137,7 @@ def test_per_class_table_runs_from_the_most_frequent_class(simulated_run):
 def test_query_works_on_the_demo_style_store(simulated_run, tmp_path):
     assert demo_purify().keep_features  # what the demo runs with keeps the evaluation scene's features
     cfg, _, _ = simulated_run
-    labels = Store(cfg.store, create=False).read("scenes/wf_eval/purified", "label")
+    labels = Store(cfg.store, create=False).read(scene_group("wf_eval", PURIFIED), LABEL)
     ids, counts = np.unique(labels, return_counts=True)
     common = int(ids[counts.argmax()])
     out = tmp_path / "q.ply"
@@ -166,6 +168,6 @@ def test_openclip_run_names_model_and_checkpoint_and_no_simulator(openclip_run, 
 @pytest.mark.slow
 def test_query_error_is_one_line_ending_in_a_newline(openclip_run):
     cfg, _, _, _ = openclip_run  # purified without features
-    proc = cli("query", "--store", cfg.store, "--scene", "wf_eval", "--of", "purified_geometric", "a chair")
+    proc = cli("query", "--store", cfg.store, "--scene", "wf_eval", "--of", purified_group("geometric"), "a chair")
     assert proc.returncode == 2 and proc.stderr.endswith("\n")
     assert len(proc.stderr.splitlines()) == 1 and "written without features" in proc.stderr

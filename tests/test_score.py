@@ -9,6 +9,10 @@ import pytest
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    EMBEDDINGS, FEAT, FUSED, LABEL, POINTS, PURIFIED, SEEN, XYZ, purified_group, scene_group,
+    text_group,
+)
 from geopurify.stages import labelsets
 from geopurify.stages.score import confusion_matrix, metrics, score_scenes
 from geopurify.workflows.tables import print_score_table
@@ -54,7 +58,7 @@ def test_ignored_labels_do_not_count_and_protocols_differ():
     m20 = metrics(confusion_matrix(GT, PRED, "scannet20"), "scannet20")
     assert m20["evaluated_points"] == 9 and m19["evaluated_points"] == 8
     of = next(r for r in m20["per_class"] if r["class"] == "otherfurniture")
-    assert of["iou"] == 0.0 and of["points"] == 1
+    assert of["iou"] == 0.0 and of[POINTS] == 1
     # changing predictions on ignored points changes nothing
     other = PRED.copy()
     other[8:10] = 7
@@ -65,7 +69,7 @@ def _store_with_two_scenes(tmp_path) -> str:
     ids, names = labelsets.vocabulary("scannet20")
     emb = np.eye(len(ids), 24, dtype=np.float32)  # orthonormal text rows, D = 24
     store = Store(tmp_path / "store")
-    store.write_group("text/scannet20", {"embeddings": emb},
+    store.write_group(text_group("scannet20"), {EMBEDDINGS: emb},
                       {"names": names, "nyu40_ids": ids, "encoder": {"kind": "test"}, "fingerprint": "x"})
     rng = np.random.default_rng(0)
     for sid, sl in (("a", slice(0, 6)), ("b", slice(6, None))):
@@ -74,17 +78,17 @@ def _store_with_two_scenes(tmp_path) -> str:
         # a prediction outside the vocabulary cannot come out of argmax, so use purified for that
         rows = np.array([ids.index(p) if p in ids else ids.index(7) for p in pred])
         feat = 3.0 * emb[rows] + 0.05 * rng.standard_normal((len(rows), 24)).astype(np.float32)
-        store.write_group(f"scenes/{sid}/points", {"xyz": np.zeros((len(gt), 3), np.float32),
-                                                   "label": gt.astype(np.int16)}, {})
-        store.write_group(f"scenes/{sid}/fused", {"feat": feat.astype(np.float16),
-                                                  "seen": np.ones(len(gt), np.uint16)}, {})
-        store.write_group(f"scenes/{sid}/purified", {"label": pred.astype(np.int16)}, {})
+        store.write_group(scene_group(sid, POINTS), {XYZ: np.zeros((len(gt), 3), np.float32),
+                                                   LABEL: gt.astype(np.int16)}, {})
+        store.write_group(scene_group(sid, FUSED), {FEAT: feat.astype(np.float16),
+                                                  SEEN: np.ones(len(gt), np.uint16)}, {})
+        store.write_group(scene_group(sid, PURIFIED), {LABEL: pred.astype(np.int16)}, {})
     return str(tmp_path / "store")
 
 
 def test_score_scenes_sums_confusions_over_scenes(tmp_path):
     path = _store_with_two_scenes(tmp_path)
-    res = score_scenes(path, ["a", "b"], "purified", "scannet19")
+    res = score_scenes(path, ["a", "b"], PURIFIED, "scannet19")
     assert {"of", "protocol", "miou", "macc", "oacc", "per_class", "scenes", "absent_classes",
             "confusion"} <= set(res)
     assert res["miou"] == pytest.approx(50.0) and res["oacc"] == pytest.approx(62.5)
@@ -93,7 +97,7 @@ def test_score_scenes_sums_confusions_over_scenes(tmp_path):
     # scene a alone: wall tp 2 / union 3; floor tp 2 / union 4 (gt 3, predicted 3; its 0 is outside)
     assert res["scenes"]["a"]["miou"] == pytest.approx(100 * (2 / 3 + 2 / 4) / 2, abs=1e-3)
 
-    fused = score_scenes(path, ["a", "b"], "fused", "scannet19")
+    fused = score_scenes(path, ["a", "b"], FUSED, "scannet19")
     # the floor point predicted "0" becomes table (7) from the features: a table false positive
     ids = labelsets.protocol_ids("scannet19")
     counts = np.array(fused["confusion"]["counts"])
@@ -113,14 +117,14 @@ def test_score_scenes_sums_confusions_over_scenes(tmp_path):
 def test_missing_groups_are_clear_errors(tmp_path):
     path = _store_with_two_scenes(tmp_path)
     with pytest.raises(StoreError, match="purify of scene c|ingest of scene c"):
-        score_scenes(path, ["c"], "purified", "scannet19")
+        score_scenes(path, ["c"], PURIFIED, "scannet19")
 
 
 def test_ablation_groups_score_like_purified(tmp_path):
     path = _store_with_two_scenes(tmp_path)
     store = Store(path)
     for sid, n in (("a", 6), ("b", 5)):
-        store.write_group(f"scenes/{sid}/purified_oracle", {"label": np.ones(n, np.int16)}, {})  # all wall
-    res = score_scenes(path, ["a", "b"], "purified_oracle", "scannet19")
+        store.write_group(scene_group(sid, purified_group("oracle")), {LABEL: np.ones(n, np.int16)}, {})  # all wall
+    res = score_scenes(path, ["a", "b"], purified_group("oracle"), "scannet19")
     wall = next(r for r in res["per_class"] if r["class"] == "wall")
     assert wall["iou"] == pytest.approx(100 * 3 / 8) and res["oacc"] == pytest.approx(100 * 3 / 8)

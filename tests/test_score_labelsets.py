@@ -10,6 +10,9 @@ import pytest
 
 from geopurify.pipeline.errors import ConfigError, StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    EMBEDDINGS, FEAT, FUSED, LABEL, POINTS, PURIFIED, XYZ, scene_group, text_group,
+)
 from geopurify.stages import labelsets
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.fuse.text import encode_vocab
@@ -54,7 +57,7 @@ def test_scannet200_hand_built_confusion():
     assert m["evaluated_points"] == 20 and m["oacc"] == pytest.approx(65.0)
     assert len(m["absent_classes"]) == 194
     chair = next(r for r in m["per_class"] if r["class"] == "chair")
-    assert chair["id"] == chair["scannet200_id"] == CHAIR and chair["points"] == 5 and chair["predicted"] == 3
+    assert chair["id"] == chair["scannet200_id"] == CHAIR and chair[POINTS] == 5 and chair["predicted"] == 3
 
 
 def test_scannet200_constants():
@@ -100,26 +103,26 @@ def _store(tmp_path, vocab: str, gt_array: str) -> str:
     ids, names = labelsets.vocabulary(vocab)
     emb = np.eye(len(ids), len(ids), dtype=np.float32)
     store = Store(tmp_path / "store")
-    store.write_group(f"text/{vocab}", {"embeddings": emb},
+    store.write_group(text_group(vocab), {EMBEDDINGS: emb},
                       {"names": names, "nyu40_ids": ids, "encoder": {"kind": "test"}, "fingerprint": "x"})
     keep = np.isin(PRED, ids)  # argmax over the vocabulary cannot give an id outside it
     rows = np.array([ids.index(p) for p in PRED[keep]])
-    store.write_group("scenes/a/points", {"xyz": np.zeros((keep.sum(), 3), np.float32),
+    store.write_group(scene_group("a", POINTS), {XYZ: np.zeros((keep.sum(), 3), np.float32),
                                           gt_array: GT[keep].astype(np.int16)}, {})
-    store.write_group("scenes/a/fused", {"feat": (2 * emb[rows]).astype(np.float16)},
+    store.write_group(scene_group("a", FUSED), {FEAT: (2 * emb[rows]).astype(np.float16)},
                       {"config": {"fuse": {"vocab": vocab}}})
-    store.write_group("scenes/a/purified", {"label": PRED.astype(np.int16)[keep]}, {"vocab": vocab})
+    store.write_group(scene_group("a", PURIFIED), {LABEL: PRED.astype(np.int16)[keep]}, {"vocab": vocab})
     return str(tmp_path / "store")
 
 
 def test_score_a_scannet200_store(tmp_path):
     path = _store(tmp_path, "scannet200", "label_scannet200")
-    purified = score_scenes(path, ["a"], "purified", "scannet200")
-    fused = score_scenes(path, ["a"], "fused", "scannet200")  # vocabulary: the one the scene was fused with
+    purified = score_scenes(path, ["a"], PURIFIED, "scannet200")
+    fused = score_scenes(path, ["a"], FUSED, "scannet200")  # vocabulary: the one the scene was fused with
     assert purified["per_class"] == fused["per_class"]
     assert purified["fmiou"] is not None and purified["confusion"]["scannet200_ids"][:3] == [1, 2, 3]
     with pytest.raises(ConfigError, match="vocabulary 'scannet200' labels points with scannet200 ids"):
-        score_scenes(path, ["a"], "purified", "scannet20")
+        score_scenes(path, ["a"], PURIFIED, "scannet20")
     console = _console()
     print_score_table(purified, console)
     text = console.file.getvalue()
@@ -139,7 +142,7 @@ def test_the_simulated_source_refuses_a_vocabulary_not_in_nyu40_ids():
 def test_missing_ground_truth_names_what_the_protocol_needs(tmp_path):
     path = _store(tmp_path, "matterport160", "label_matterport40")
     with pytest.raises(StoreError, match="needs label_matterport80 or label_matterport160; it has label_matterport40"):
-        score_scenes(path, ["a"], "purified", "matterport80")
+        score_scenes(path, ["a"], PURIFIED, "matterport80")
 
 
 def _console():

@@ -7,6 +7,7 @@ from geopurify.pipeline.lock import store_lock
 from geopurify.pipeline.schedule import run_stage_over_scenes
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import DONE, FAILED, SKIPPED, scene_group
 from geopurify.workflows.config import RunConfig
 
 from toy_stage import ToyStage
@@ -20,21 +21,21 @@ def _ctx(tmp_path, **fuse):
 
 def test_done_groups_are_skipped_and_config_changes_make_them_stale(tmp_path):
     ctx = _ctx(tmp_path)
-    assert run_scene(ToyStage(), ctx, "a").status == "done"
-    assert run_scene(ToyStage(), ctx, "a").status == "skipped"
-    attrs = ctx.store.attrs("scenes/a/toy")
+    assert run_scene(ToyStage(), ctx, "a").status == DONE
+    assert run_scene(ToyStage(), ctx, "a").status == SKIPPED
+    attrs = ctx.store.attrs(scene_group("a", "toy"))
     assert attrs["stage"] == "toy" and attrs["config"]["fuse"]["border"] == 10 and attrs["complete"]
     assert "compute_s" in attrs["timings"] and attrs["rows"] == 1000
     # a fingerprinted key changes the result: stale, recomputed
-    assert run_scene(ToyStage(), _ctx(tmp_path, border=3), "a").status == "done"
+    assert run_scene(ToyStage(), _ctx(tmp_path, border=3), "a").status == DONE
     # a key that is not fingerprinted (batch size) does not
-    assert run_scene(ToyStage(), _ctx(tmp_path, border=3, batch_frames=99), "a").status == "skipped"
+    assert run_scene(ToyStage(), _ctx(tmp_path, border=3, batch_frames=99), "a").status == SKIPPED
 
 
 def test_failure_is_an_outcome_and_leaves_the_store_alone(tmp_path):
     ctx = _ctx(tmp_path)
     out = run_stage_over_scenes(ToyStage(), ctx, ["a", "bad", "b"])
-    assert [o.status for o in out] == ["done", "failed", "done"]
+    assert [o.status for o in out] == [DONE, FAILED, DONE]
     assert out[1].error == "/data/bad: broken on purpose"
     assert Store(ctx.store_path).scene_ids() == ["a", "b"]
 
@@ -46,8 +47,8 @@ def test_results_do_not_depend_on_the_scheduler(tmp_path, scheduler):
     run_stage_over_scenes(ToyStage(), threaded, ["a", "b", "c"], "threads")
     run_stage_over_scenes(ToyStage(), other, ["a", "b", "c"], scheduler)
     for sid in "abc":
-        assert np.array_equal(threaded.store.read(f"scenes/{sid}/toy", "values"),
-                              other.store.read(f"scenes/{sid}/toy", "values"))
+        assert np.array_equal(threaded.store.read(scene_group(sid, "toy"), "values"),
+                              other.store.read(scene_group(sid, "toy"), "values"))
 
 
 def test_store_lock_refuses_a_second_holder(tmp_path):

@@ -6,32 +6,35 @@ import zarr
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import FORMAT_VERSION, Store
+from geopurify.pipeline.vocabulary import (
+    DONE, FEAT, FUSED, POINTS, STATE_INCOMPLETE, STATE_STALE, XYZ, scene_group,
+)
 
 
 def test_write_then_read_roundtrip_and_attrs(tmp_path):
     store = Store(tmp_path / "s.zarr")
     xyz = np.random.default_rng(0).normal(size=(70000, 3)).astype(np.float32)
-    store.write_group("scenes/a/points", {"xyz": xyz}, {"fingerprint": "f1", "stage": "points"})
-    assert np.array_equal(store.read("scenes/a/points", "xyz"), xyz)
-    arr = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")["scenes/a/points/xyz"]
+    store.write_group(scene_group("a", POINTS), {XYZ: xyz}, {"fingerprint": "f1", "stage": POINTS})
+    assert np.array_equal(store.read(scene_group("a", POINTS), XYZ), xyz)
+    arr = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")[f"{scene_group('a', POINTS)}/{XYZ}"]
     assert arr.chunks == (65536, 3)  # chunked along points, feature axis whole
-    assert store.state("scenes/a/points", "f1") == "done"
-    assert store.state("scenes/a/points", "f2") == "stale"
-    assert store.state("scenes/b/points", "f1") == "missing"
+    assert store.state(scene_group("a", POINTS), "f1") == DONE
+    assert store.state(scene_group("a", POINTS), "f2") == STATE_STALE
+    assert store.state(scene_group("b", POINTS), "f1") == "missing"
     assert store.scene_ids() == ["a"]
 
 
 def test_rewrite_clears_complete_before_touching_arrays(tmp_path, monkeypatch):
     store = Store(tmp_path / "s.zarr")
-    store.write_group("scenes/a/fused", {"feat": np.ones((5, 2), np.float16)}, {"fingerprint": "old"})
+    store.write_group(scene_group("a", FUSED), {FEAT: np.ones((5, 2), np.float16)}, {"fingerprint": "old"})
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(zarr.Group, "create_array", boom)
     with pytest.raises(RuntimeError):
-        store.write_group("scenes/a/fused", {"feat": np.zeros((5, 2), np.float16)}, {"fingerprint": "new"})
-    assert store.state("scenes/a/fused", "old") == "incomplete"
+        store.write_group(scene_group("a", FUSED), {FEAT: np.zeros((5, 2), np.float16)}, {"fingerprint": "new"})
+    assert store.state(scene_group("a", FUSED), "old") == STATE_INCOMPLETE
 
 
 def test_incompatible_store_version_is_refused(tmp_path):
@@ -46,10 +49,10 @@ def test_incompatible_store_version_is_refused(tmp_path):
 
 def test_truncated_group_metadata_counts_as_incomplete(tmp_path):
     store = Store(tmp_path / "s.zarr")
-    store.write_group("scenes/a/points", {"xyz": np.zeros((3, 3), np.float32)}, {"fingerprint": "f"})
-    meta = tmp_path / "s.zarr" / "scenes" / "a" / "points" / "zarr.json"
+    store.write_group(scene_group("a", POINTS), {XYZ: np.zeros((3, 3), np.float32)}, {"fingerprint": "f"})
+    meta = tmp_path / "s.zarr" / "scenes" / "a" / POINTS / "zarr.json"
     meta.write_text(meta.read_text()[:20])  # a crash in the middle of writing the metadata
     store = Store(tmp_path / "s.zarr")
-    assert store.state("scenes/a/points", "f") == "incomplete"
-    store.write_group("scenes/a/points", {"xyz": np.ones((3, 3), np.float32)}, {"fingerprint": "f"})
-    assert store.state("scenes/a/points", "f") == "done"
+    assert store.state(scene_group("a", POINTS), "f") == STATE_INCOMPLETE
+    store.write_group(scene_group("a", POINTS), {XYZ: np.ones((3, 3), np.float32)}, {"fingerprint": "f"})
+    assert store.state(scene_group("a", POINTS), "f") == DONE

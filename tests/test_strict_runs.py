@@ -20,11 +20,15 @@ from geopurify.pipeline.lock import store_lock
 from geopurify.pipeline.stage import Outcome
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.synthetic import generate_scene, write_generic
+from geopurify.pipeline.vocabulary import (
+    DONE, FAILED, FUSED, POINTS, STATE_INCOMPLETE, XYZ, purified_group, scene_group,
+)
 from geopurify.workflows.run_all import run_all
 from geopurify.workflows.run_stage import run_stage
 from geopurify.workflows.status import store_status, student_state
 
 from workflow_fixtures import small_config, write_scenes
+
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,19 +116,19 @@ def test_a_failing_distill_is_logged_with_its_traceback_and_the_rest_finishes(tm
     result = run_all(cfg)
     failed = {(o.stage, o.scene) for o in result.failed}
     assert ("distill_student", "*") in failed
-    done = {(o.stage, o.scene) for o in result.outcomes if o.status == "done"}
-    assert ("purified_geometric", "wf_eval") in done and ("purified_oracle", "wf_eval") in done
+    done = {(o.stage, o.scene) for o in result.outcomes if o.status == DONE}
+    assert (purified_group("geometric"), "wf_eval") in done and (purified_group("oracle"), "wf_eval") in done
     row = runlog.last_outcomes(cfg.store)[("*", "distill_student")]
     assert "simulated bug in training" in row["error"]
     assert "RuntimeError" in Path(row["traceback"]).read_text()
     table = store_status(cfg.store, cfg)
-    assert student_state(cfg.store, table, cfg).state == "failed"
-    assert table["wf_eval"]["purify"].state in ("failed", "missing")
+    assert student_state(cfg.store, table, cfg).state == FAILED
+    assert table["wf_eval"]["purify"].state in (FAILED, "missing")
 
 
 def test_a_permission_error_is_raised_with_the_path_and_deletes_nothing(tmp_path, monkeypatch):
     store = Store(tmp_path / "s.zarr")
-    store.write_group("scenes/a/points", {"xyz": np.zeros((4, 3), np.float32)}, {"fingerprint": "f"})
+    store.write_group(scene_group("a", POINTS), {XYZ: np.zeros((4, 3), np.float32)}, {"fingerprint": "f"})
     files = sorted(p for p in (tmp_path / "s.zarr").rglob("*"))
 
     def denied(path):
@@ -132,17 +136,17 @@ def test_a_permission_error_is_raised_with_the_path_and_deletes_nothing(tmp_path
 
     monkeypatch.setattr(store, "group", denied)
     with pytest.raises(StoreError, match="scenes/a/points.*Permission denied"):
-        store.attrs("scenes/a/points")
+        store.attrs(scene_group("a", POINTS))
     with pytest.raises(StoreError):
-        store.write_group("scenes/a/points", {"xyz": np.ones((4, 3), np.float32)}, {"fingerprint": "g"})
+        store.write_group(scene_group("a", POINTS), {XYZ: np.ones((4, 3), np.float32)}, {"fingerprint": "g"})
     assert sorted(p for p in (tmp_path / "s.zarr").rglob("*")) == files
 
 
 def test_only_undecodable_metadata_makes_a_group_unreadable(tmp_path):
     store = Store(tmp_path / "s.zarr")
-    store.write_group("scenes/a/points", {"xyz": np.zeros((4, 3), np.float32)}, {"fingerprint": "f"})
+    store.write_group(scene_group("a", POINTS), {XYZ: np.zeros((4, 3), np.float32)}, {"fingerprint": "f"})
     (tmp_path / "s.zarr" / "scenes/a/points/zarr.json").write_text('{"zarr_format": 3, "node_ty')
-    assert store.attrs("scenes/a/points").get("unreadable")
+    assert store.attrs(scene_group("a", POINTS)).get("unreadable")
 
 
 def test_all_takes_the_store_lock(tmp_path, data):
@@ -171,14 +175,14 @@ def test_more_unreadable_frames_than_allowed_fail_naming_the_first(tmp_path):
     run = run_stage("fuse", cfg)
     assert run.failed and str(broken) in run.failed[0].error
     assert "fuse.max_unreadable_frames" in run.failed[0].error
-    assert Store(cfg.store).group("scenes/frames_a/fused") is None
+    assert Store(cfg.store).group(scene_group("frames_a", FUSED)) is None
 
 
 def test_fewer_unreadable_frames_are_counted_and_shown(tmp_path):
     cfg, _ = _ingested_with_a_broken_frame(tmp_path)
     cfg = with_section(cfg, "fuse", max_unreadable_frames=0.2)
     assert not run_stage("fuse", cfg).failed
-    assert Store(cfg.store).attrs("scenes/frames_a/fused")["unreadable_frames"] == 1
+    assert Store(cfg.store).attrs(scene_group("frames_a", FUSED))["unreadable_frames"] == 1
     cell = store_status(cfg.store, cfg)["frames_a"]["fuse"]
     assert "1 unreadable frame" in cell.note  # stale too: a frame changed after ingest
 
@@ -207,7 +211,7 @@ def test_status_never_writes(tmp_path):
     assert cli("status", "--store", str(empty)).returncode == 2
     assert not list(empty.iterdir())
     store = Store(tmp_path / "s.zarr")
-    store.write_group("scenes/a/points", {"xyz": np.zeros((2, 3), np.float32)}, {"fingerprint": "f"})
+    store.write_group(scene_group("a", POINTS), {XYZ: np.zeros((2, 3), np.float32)}, {"fingerprint": "f"})
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "s.zarr").rglob("*")}
     assert cli("status", "--store", str(tmp_path / "s.zarr")).returncode == 0
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "s.zarr").rglob("*")} == stamp
@@ -219,7 +223,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, data, monkeypatch):
 
     from geopurify.cli import app
 
-    target = str(tmp_path / "s.zarr" / "scenes" / "wf_eval" / "points" / "xyz" / "c" / "0")
+    target = str(tmp_path / "s.zarr" / "scenes" / "wf_eval" / POINTS / XYZ / "c" / "0")
 
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", target)
@@ -246,21 +250,21 @@ def test_a_corrupt_scene_metadata_file_shows_in_status_and_ingest_repairs_it(tmp
     meta = Path(cfg.store) / "scenes" / "wf_eval" / "zarr.json"
     meta.write_text('{"zarr_format": 3, "node')
     cell = store_status(cfg.store, cfg)["wf_eval"]["ingest"]
-    assert cell.state == "incomplete" and str(meta) in cell.note
-    assert [o.status for o in run_stage("ingest", cfg).outcomes] == ["done"]
+    assert cell.state == STATE_INCOMPLETE and str(meta) in cell.note
+    assert [o.status for o in run_stage("ingest", cfg).outcomes] == [DONE]
     assert json.loads(meta.read_text())["node_type"] == "group"
-    assert store_status(cfg.store, cfg)["wf_eval"]["ingest"].state == "done"
+    assert store_status(cfg.store, cfg)["wf_eval"]["ingest"].state == DONE
 
 
 def test_a_log_line_cut_short_never_swallows_the_next_record(tmp_path):
     store = tmp_path / "s.zarr"
     Store(store)
-    runlog.append(str(store), [Outcome("a", "points", "done")], "r1")
+    runlog.append(str(store), [Outcome("a", POINTS, DONE)], "r1")
     with open(runlog.log_path(str(store)), "a") as fh:
         fh.write('{"time": "2026-01-01", "run": "r2", "scene": "b", "sta')  # the disk filled up here
-    runlog.append(str(store), [Outcome("b", "points", "failed", error="bad file")], "r3")
+    runlog.append(str(store), [Outcome("b", POINTS, FAILED, error="bad file")], "r3")
     latest = runlog.last_outcomes(str(store))
-    assert latest[("b", "points")]["run"] == "r3" and latest[("a", "points")]["status"] == "done"
+    assert latest[("b", POINTS)]["run"] == "r3" and latest[("a", POINTS)]["status"] == DONE
 
 
 def test_a_failed_ingest_into_a_new_store_shows_in_status(tmp_path):
@@ -270,7 +274,7 @@ def test_a_failed_ingest_into_a_new_store_shows_in_status(tmp_path):
     cfg = with_section(small_config(tmp_path, root), "dataset", scenes=["bad_a"])
     assert run_stage("ingest", cfg).failed
     cell = store_status(cfg.store, cfg)["bad_a"]["ingest"]
-    assert cell.state == "failed" and "bad_a_vh_clean_2.ply" in cell.note
+    assert cell.state == FAILED and "bad_a_vh_clean_2.ply" in cell.note
 
 
 # ---- 7. generic layout: camera.json against the frames -------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from geopurify.pipeline.errors import ConfigError, InputError
+from geopurify.pipeline.vocabulary import LABEL, NORMAL, POINTS, RGB, XYZ, scene_group
 from geopurify.stages.teacher.augment import AugmentConfig, make_view
 from geopurify.stages.teacher.network import load_teacher
 from geopurify.stages.teacher.pretrain import pretrain_teacher
@@ -20,6 +21,7 @@ from geopurify.stages.teacher.pretrain_files import output_paths
 from geopurify.stages.teacher.pretrain_loss import matched_pairs
 
 from teacher_fixtures import box_room, tiny_recipe, write_scans
+
 
 TESTS = Path(__file__).resolve().parent
 
@@ -148,8 +150,8 @@ def test_pretrains_from_a_store_and_picks_its_scenes(tmp_path):
     store = Store(tmp_path / "s")
     for i, name in enumerate(["room_a", "room_b", "scene0000_00"]):
         xyz, rgb, normal, label = box_room(i, 1500)
-        store.write_group(Store.scene_group_path(name, "points"),
-                          {"xyz": xyz, "rgb": rgb, "normal": normal, "label": label},
+        store.write_group(scene_group(name, POINTS),
+                          {XYZ: xyz, RGB: rgb, NORMAL: normal, LABEL: label},
                           {"fingerprint": digest(name)})
     picked = geometry_sources([str(tmp_path / "s")], ["room_*"])
     assert isinstance(picked, StoreScenes) and picked.scenes == ["room_a", "room_b"]

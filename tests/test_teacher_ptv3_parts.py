@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from geopurify.pipeline.errors import ConfigError, InputError
+from geopurify.pipeline.vocabulary import FEAT, POINTS, scene_group
 from geopurify.stages import sparse
 from geopurify.stages.teacher.ptv3 import build, point_features
 from geopurify.stages.teacher.ptv3.blocks import positional_conv
@@ -112,7 +113,7 @@ def test_features_do_not_depend_on_the_order_of_the_points():
     model = _tiny_model()
     xyz, rgb, normal, _ = box_room(3, 4000)
     scan = scan_inputs(xyz, rgb, normal, "room")
-    inputs = {"feat": scan.feat, "coord": scan.coord, "grid_coord": scan.grid_coord,
+    inputs = {FEAT: scan.feat, "coord": scan.coord, "grid_coord": scan.grid_coord,
               "offset": [len(scan.feat)]}
     base = run_batch(model, inputs).levels[0].feat
     perm = np.random.default_rng(0).permutation(len(scan.feat))
@@ -133,7 +134,7 @@ def test_input_transform_is_the_published_one_made_deterministic():
     assert scan.grid_coord.tolist() == [[0, 0, 0], [100, 100, 50]]
     for bad, words in ((None, "no normals"), (np.zeros((3, 3), np.float32), "3 of 3 normals are zero")):
         with pytest.raises(InputError, match=words) as info:
-            scan_inputs(xyz, rgb, bad, "scenes/s/points")
+            scan_inputs(xyz, rgb, bad, scene_group("s", POINTS))
         assert str(info.value).startswith("scenes/s/points: ") and "\n" not in str(info.value)
 
 

@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 import zarr
 
+from geopurify.pipeline.vocabulary import (
+    DONE, POINTS, STATE_STALE, TEACHER, model_group, scene_folder, scene_group,
+)
 from geopurify.workflows.config import load_run_config
 from geopurify.workflows.joins import distill_student
 from geopurify.workflows.run_stage import run_stage
@@ -20,6 +23,7 @@ from geopurify.workflows.status import store_status
 
 from teacher_ptv3_fixtures import TINY_DIM, write_tiny_checkpoint
 from workflow_fixtures import write_scenes
+
 
 TRAIN = "wf_train*"
 
@@ -49,11 +53,11 @@ def _arrays(store) -> dict[str, np.ndarray]:
     root = zarr.open_group(str(store), mode="r")
     out = {}
     for scene in root["scenes"].group_keys():
-        for group in root[f"scenes/{scene}"].group_keys():
-            for name in root[f"scenes/{scene}/{group}"].array_keys():
-                out[f"{scene}/{group}/{name}"] = root[f"scenes/{scene}/{group}/{name}"][...]
-    for name in root["models/student"].array_keys():
-        out[f"student/{name}"] = root[f"models/student/{name}"][...]
+        for group in root[scene_folder(scene)].group_keys():
+            for name in root[scene_group(scene, group)].array_keys():
+                out[f"{scene}/{group}/{name}"] = root[f"{scene_group(scene, group)}/{name}"][...]
+    for name in root[model_group()].array_keys():
+        out[f"student/{name}"] = root[f"{model_group()}/{name}"][...]
     return out
 
 
@@ -89,18 +93,18 @@ def test_cli_run_and_second_run_are_bit_identical(two_runs):
         assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), key
     feat = a["wf_eval/teacher/feat"]
     assert feat.dtype == np.float16 and feat.shape == (len(a["wf_eval/points/xyz"]), TINY_DIM)
-    attrs = zarr.open_group(str(by_cli), mode="r")["scenes/wf_eval/teacher"].attrs
-    assert attrs["kind"] == "ptv3" and set(attrs["inputs"]) == {"points", "checkpoint"}
+    attrs = zarr.open_group(str(by_cli), mode="r")[scene_group("wf_eval", TEACHER)].attrs
+    assert attrs["kind"] == "ptv3" and set(attrs["inputs"]) == {POINTS, "checkpoint"}
 
 
 @pytest.mark.slow
 def test_status_marks_the_teacher_stale_when_the_checkpoint_content_changes(two_runs):
     tmp, checkpoint, _, cfg = two_runs
     table = store_status(cfg.store, cfg)
-    assert all(row["teacher"].state == "done" for row in table.values())
+    assert all(row["teacher"].state == DONE for row in table.values())
     copy = shutil.copy(checkpoint, tmp / "moved.pth")  # the same bytes elsewhere: the same teacher
     moved = _config(cfg.store, cfg.dataset.root, copy)
-    assert all(row["teacher"].state == "done" for row in store_status(cfg.store, moved).values())
+    assert all(row["teacher"].state == DONE for row in store_status(cfg.store, moved).values())
 
     saved = tmp / "saved.pth"
     shutil.copy(checkpoint, saved)
@@ -108,8 +112,8 @@ def test_status_marks_the_teacher_stale_when_the_checkpoint_content_changes(two_
         write_tiny_checkpoint(tmp / "tiny_sonata.pth", seed=1)  # retrained weights, same path
         table = store_status(cfg.store, cfg)
         for scene, row in table.items():
-            assert row["ingest"].state == "done" and row["fuse"].state == "done", scene
-            assert row["teacher"].state == "stale", (scene, row["teacher"])
-        assert table["wf_eval"]["purify"].state == "stale"
+            assert row["ingest"].state == DONE and row["fuse"].state == DONE, scene
+            assert row["teacher"].state == STATE_STALE, (scene, row["teacher"])
+        assert table["wf_eval"]["purify"].state == STATE_STALE
     finally:
         shutil.copy(saved, checkpoint)

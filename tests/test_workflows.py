@@ -10,6 +10,10 @@ import pytest
 import zarr
 from plyfile import PlyData
 
+from geopurify.pipeline.vocabulary import (
+    DONE, FUSED, LABEL, POINTS, PURIFIED, STATE_STALE, XYZ, model_group, purified_group,
+    scene_folder, scene_group,
+)
 from geopurify.workflows.export import export_scene
 from geopurify.workflows.report import write_report
 from geopurify.workflows.run_all import run_all
@@ -22,11 +26,11 @@ def arrays(store_path) -> dict:
     root = zarr.open_group(str(store_path), mode="r")
     out = {}
     for scene in root["scenes"].group_keys():
-        for stage in root[f"scenes/{scene}"].group_keys():
-            g = root[f"scenes/{scene}/{stage}"]
+        for stage in root[scene_folder(scene)].group_keys():
+            g = root[scene_group(scene, stage)]
             for name in g.array_keys():
                 out[f"{scene}/{stage}/{name}"] = g[name][...]
-    model = root["models/student"]
+    model = root[model_group()]
     for name in model.array_keys():
         out[f"student/{name}"] = model[name][...]
     return out
@@ -45,30 +49,30 @@ def finished_run(tmp_path_factory):
 @pytest.mark.slow
 def test_all_runs_every_stage_and_status_is_done(finished_run):
     tmp, cfg, result = finished_run
-    stages = {o.stage for o in result.outcomes if o.status == "done"}
-    assert {"points", "fused", "teacher", "distill_student", "purified", "purified_geometric",
-            "purified_oracle"} <= stages
+    stages = {o.stage for o in result.outcomes if o.status == DONE}
+    assert {POINTS, FUSED, "teacher", "distill_student", PURIFIED, purified_group("geometric"),
+            purified_group("oracle")} <= stages
     table = store_status(cfg.store, cfg)
     assert set(table) == {"wf_eval", "wf_train0", "wf_train1"}
     for scene, row in table.items():
         for command in ("ingest", "fuse", "teacher"):
-            assert row[command].state == "done", (scene, command, row[command])
-    assert table["wf_eval"]["purify"].state == "done"
+            assert row[command].state == DONE, (scene, command, row[command])
+    assert table["wf_eval"]["purify"].state == DONE
 
 
 @pytest.mark.slow
 def test_second_run_does_no_work_and_a_fuse_change_reaches_only_its_dependants(finished_run):
     tmp, cfg, _ = finished_run
     again = run_all(cfg)
-    assert [o for o in again.outcomes if o.status == "done"] == []
+    assert [o for o in again.outcomes if o.status == DONE] == []
     changed = dataclasses.replace(cfg, fuse=dataclasses.replace(cfg.fuse, border=4))
     table = store_status(cfg.store, changed)
     for row in table.values():
-        assert row["ingest"].state == "done" and row["teacher"].state == "done"
-        assert row["fuse"].state == "stale"
-    assert table["wf_eval"]["purify"].state == "stale"
-    assert student_state(cfg.store, table, changed).state == "stale"  # distill is stale too
-    assert student_state(cfg.store, store_status(cfg.store, cfg), cfg).state == "done"
+        assert row["ingest"].state == DONE and row["teacher"].state == DONE
+        assert row["fuse"].state == STATE_STALE
+    assert table["wf_eval"]["purify"].state == STATE_STALE
+    assert student_state(cfg.store, table, changed).state == STATE_STALE  # distill is stale too
+    assert student_state(cfg.store, store_status(cfg.store, cfg), cfg).state == DONE
 
 
 @pytest.mark.slow
@@ -80,10 +84,10 @@ def test_report_and_export(finished_run, tmp_path):
     for png in ("confusion.png", "per_class_iou.png", "topdown.png"):
         assert (tmp_path / "rep" / png).stat().st_size > 1000
     assert "student pooling" in report.read_text()
-    ply = export_scene(cfg.store, "wf_eval", "purified", tmp_path / "x.ply")
+    ply = export_scene(cfg.store, "wf_eval", PURIFIED, tmp_path / "x.ply")
     vertex = PlyData.read(str(ply))["vertex"]
-    n = zarr.open_group(cfg.store, mode="r")["scenes/wf_eval/points/xyz"].shape[0]
-    assert vertex.count == n and {"red", "green", "blue", "label"} <= set(vertex.data.dtype.names)
+    n = zarr.open_group(cfg.store, mode="r")[f"{scene_group('wf_eval', POINTS)}/{XYZ}"].shape[0]
+    assert vertex.count == n and {"red", "green", "blue", LABEL} <= set(vertex.data.dtype.names)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 from geopurify.pipeline import config as cfgmod
 from geopurify.pipeline.config import NOT_FINGERPRINTED
 from geopurify.pipeline.readers.base import DatasetConfig
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import DistillConfig
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.ingest.config import IngestConfig
@@ -30,7 +31,7 @@ class EvaluationConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     """Simulator seeds of the evaluation scenes; the first is the run's own, each further one gets
     an evaluation store beside the main one (``<store>.seed<k>``), sharing the trained student."""
-    affinities: list[str] = field(default_factory=lambda: ["student", "geometric", "oracle"])
+    affinities: list[str] = field(default_factory=lambda: [AFFINITY_STUDENT, "geometric", "oracle"])
     """Affinity sources the report compares (``oracle`` only where labels exist)."""
 
 

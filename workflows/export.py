@@ -14,7 +14,7 @@ from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.ply import write_ply
 from geopurify.pipeline.points import stored_faces
 from geopurify.pipeline.store import Store
-from geopurify.pipeline.vocabulary import POINTS, XYZ, scene_group
+from geopurify.pipeline.vocabulary import FUSED, POINTS, PURIFIED, XYZ, scene_group
 
 from .provenance import comment_line, store_provenance
 
@@ -31,7 +31,7 @@ def export_scene(store_path: str, scene_id: str, of: str, out: str | Path, proto
     store = Store(store_path, create=False)
     if of == "labels":
         labels, space = ground_truth(store, scene_id, protocol), label_set(protocol).space
-    elif of == "fused" or of.startswith("purified"):
+    elif of == FUSED or of.startswith(PURIFIED):
         labels = predictions(store, scene_id, of)
         space = vocabulary_space(recorded_vocab(store, scene_id, of, "scannet20"))
     else:
@@ -61,11 +61,11 @@ def export_benchmark(store_path: str, scene_ids: list[str], of: str, out_dir: st
     from geopurify.stages.labelsets import vocabulary_space
     from geopurify.stages.score import predictions, recorded_vocab
 
-    if of != "fused" and not of.startswith("purified"):
+    if of != FUSED and not of.startswith(PURIFIED):
         raise ConfigError(f"--of {of!r}: expected purified, purified_<affinity> or fused")
     store = Store(store_path, create=False)
     if only_done:
-        scene_ids = [s for s in scene_ids if store.attrs(Store.scene_group_path(s, of)).get("complete")]
+        scene_ids = [s for s in scene_ids if store.attrs(scene_group(s, of)).get("complete")]
     if not scene_ids:
         raise ConfigError("export: no scene to export (none has its group done; run the stages, or pass --scenes)")
     labelled, spaces = {}, {}

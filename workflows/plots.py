@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT, POINTS, XYZ, scene_group
 from geopurify.stages.labelsets import UNLABELLED_COLOUR, class_colours, label_set, to_protocol_index
 from geopurify.stages.score import ground_truth, predictions
 
@@ -144,7 +145,7 @@ def topdown_png(store: Store, scene_id: str, results: dict[str, str], protocol: 
     height so the highest is drawn last; bottom row: the class legend, and where each result is wrong
     on the points the protocol evaluates."""
     plt = _pyplot()
-    xyz = store.read(Store.scene_group_path(scene_id, "points"), "xyz").astype(np.float64)
+    xyz = store.read(scene_group(scene_id, POINTS), XYZ).astype(np.float64)
     order = np.argsort(xyz[:, 2], kind="stable")
     xy = xyz[order, :2]
     gt = ground_truth(store, scene_id, protocol)
@@ -182,7 +183,7 @@ def write_all(data: dict, store: Store, order: list[str], out: Path) -> list[Pat
     groups = {name: m["group"] for name, m in methods.items()}
     affinity = {n: data["provenance"]["results"][g]["affinity"] for n, g in groups.items()}
     # the confusion matrix of the method (student), else of the first pooling, else lift-only's
-    best = next((n for n in methods if affinity[n] == "student"),
+    best = next((n for n in methods if affinity[n] == AFFINITY_STUDENT),
                 next((n for n in methods if affinity[n]), next(iter(methods), None)))
     if best is not None and order:
         pngs.append(confusion_png(first[groups[best]], order, out / "confusion.png",

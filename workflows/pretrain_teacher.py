@@ -8,6 +8,7 @@ from pathlib import Path
 from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.selection import expand_patterns, select_scenes
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import SCENES
 from geopurify.stages.teacher.data import StoreScenes
 from geopurify.stages.teacher.pretrain import pretrain_teacher
 
@@ -44,7 +45,7 @@ def evaluation_scenes(cfg: RunConfig) -> tuple[str, ...]:
 
 def geometry_sources(geometry: list[str], scenes: list[str] | None) -> list[Path] | StoreScenes:
     """A store (a folder with ``zarr.json`` and ``scenes/``) becomes StoreScenes; else paths."""
-    stores = [g for g in geometry if (Path(g) / "zarr.json").is_file() and (Path(g) / "scenes").is_dir()]
+    stores = [g for g in geometry if (Path(g) / "zarr.json").is_file() and (Path(g) / SCENES).is_dir()]
     if not stores:
         if scenes:
             raise ConfigError("--scenes picks scenes of a store; --geometry names no store")

@@ -14,23 +14,26 @@ from pathlib import Path
 from geopurify import __version__
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    AFFINITY_STUDENT, FUSED, POINTS, PURIFIED, STUDENT, TEACHER, model_group, purified_group, scene_folder,
+    scene_group, text_group,
+)
 from geopurify.stages.fuse.sources.simulated_config import NOISE_KEYS
 
-RESULT_GROUPS = ("fused", "purified_geometric", "purified", "purified_oracle")
+RESULT_GROUPS = (FUSED, purified_group("geometric"), PURIFIED, purified_group("oracle"))
 """Result groups of a scene in report order; other ``purified_*`` groups follow, sorted."""
 
 SIMULATED_NOTE = ("These 2D features were simulated from the ground-truth labels (rendered into each "
                   "view and degraded the way a vision-language model errs), not computed by a "
                   "vision-language model: the numbers measure the 3D steps on a benchmark input.")
-STUDENT_GROUP = "models/student"
 
 
 def result_groups(store: Store, scene_id: str) -> list[str]:
     """The complete result groups (``fused``, ``purified*``) of a scene, in report order."""
-    scene = store.group(f"scenes/{scene_id}")
+    scene = store.group(scene_folder(scene_id))
     present = sorted(scene.group_keys()) if scene is not None else []
-    found = [g for g in present if (g == "fused" or g.startswith("purified"))
-             and store.attrs(Store.scene_group_path(scene_id, g)).get("complete")]
+    found = [g for g in present if (g == FUSED or g.startswith(PURIFIED))
+             and store.attrs(scene_group(scene_id, g)).get("complete")]
     return [g for g in RESULT_GROUPS if g in found] + [g for g in found if g not in RESULT_GROUPS]
 
 
@@ -43,12 +46,12 @@ def agreed(by_key: dict):
 
 
 def _attrs(store: Store, scene_id: str, group: str) -> dict:
-    return store.attrs(Store.scene_group_path(scene_id, group))
+    return store.attrs(scene_group(scene_id, group))
 
 
 def group_affinity(store: Store, scene_ids: list[str], group: str) -> str | None:
     """The affinity a purified group was made with (its own record), ``None`` for ``fused``."""
-    if group == "fused":
+    if group == FUSED:
         return None
     found = agreed({s: _attrs(store, s, group).get("affinity", "not recorded") for s in scene_ids})
     return found if isinstance(found, str) else "mixed"
@@ -57,7 +60,7 @@ def group_affinity(store: Store, scene_ids: list[str], group: str) -> str | None
 def method_names(store: Store, scene_ids: list[str], groups: list[str]) -> dict[str, str]:
     """Group -> the name a report shows: ``lift-only``, or ``<affinity> pooling`` from the group's
     recorded affinity (the group name is added where two groups would read the same)."""
-    names = {g: "lift-only" if g == "fused" else f"{group_affinity(store, scene_ids, g)} pooling"
+    names = {g: "lift-only" if g == FUSED else f"{group_affinity(store, scene_ids, g)} pooling"
              for g in groups}
     clash = {n for n in names.values() if list(names.values()).count(n) > 1}
     return {g: f"{n} [{g}]" if n in clash else n for g, n in names.items()}
@@ -98,7 +101,7 @@ def fusion_of(fused: dict) -> dict:
 
 
 def text_encoder_of(store: Store, vocab: str) -> dict:
-    attrs = store.attrs(f"text/{vocab}")
+    attrs = store.attrs(text_group(vocab))
     if not attrs.get("complete"):
         return {"kind": "not recorded", "note": f"no text/{vocab} group"}
     enc = dict(attrs.get("encoder", {}))
@@ -114,8 +117,8 @@ def teacher_of(store: Store, record: dict) -> dict:
     the ones the student recorded."""
     by_scene = {}
     for scene, inputs in (record.get("inputs") or {}).items():
-        attrs = _attrs(store, scene, "teacher")
-        if not attrs.get("complete") or attrs.get("fingerprint") != inputs.get("teacher"):
+        attrs = _attrs(store, scene, TEACHER)
+        if not attrs.get("complete") or attrs.get("fingerprint") != inputs.get(TEACHER):
             by_scene[scene] = {"kind": "not recorded",
                                "note": f"{scene}/teacher changed since the student was trained"}
             continue
@@ -136,7 +139,7 @@ def teacher_of(store: Store, record: dict) -> dict:
 def student_of(store: Store, scene_ids: list[str], group: str) -> dict:
     """The student a student-affinity group pooled with: its fingerprint (as purify recorded it),
     where it lives, and the training scenes, steps and teacher of its record."""
-    used = agreed({s: _attrs(store, s, group).get("inputs", {}).get("student") for s in scene_ids})
+    used = agreed({s: _attrs(store, s, group).get("inputs", {}).get(STUDENT) for s in scene_ids})
     where = agreed({s: _attrs(store, s, group).get("config", {}).get("purify", {}).get("student", "")
                     for s in scene_ids})
     where = where if isinstance(where, str) and where else store.path
@@ -147,7 +150,7 @@ def student_of(store: Store, scene_ids: list[str], group: str) -> dict:
         home = store if where == store.path else Store(where, create=False)
     except StoreError:
         return {**out, "note": "the store that held the student is gone"}
-    record = home.attrs(STUDENT_GROUP)
+    record = home.attrs(model_group())
     if not record.get("complete") or record.get("fingerprint") != used:
         return {**out, "note": "the student there was retrained since this result was made"}
     training = record.get("training", {})
@@ -157,11 +160,11 @@ def student_of(store: Store, scene_ids: list[str], group: str) -> dict:
 
 def result_of(store: Store, scene_ids: list[str], group: str, name: str) -> dict:
     out = {"method": name, "group": group, "affinity": group_affinity(store, scene_ids, group)}
-    if group != "fused":
+    if group != FUSED:
         cfg = agreed({s: _attrs(store, s, group).get("config", {}).get("purify", {}) for s in scene_ids})
         keys = ("k", "steps", "temperature", "voxel_size", "keep_features")
         keys += {"geometric": ("geo_position_scale", "geo_normal_scale", "geo_color_scale"),
-                 "student": ("student_position_scale",)}.get(out["affinity"], ())
+                 AFFINITY_STUDENT: ("student_position_scale",)}.get(out["affinity"], ())
         out["settings"] = {k: cfg.get(k) for k in keys} if "differs" not in cfg else cfg
     return out
 
@@ -172,7 +175,7 @@ def scans_of(store: Store, scene_ids: list[str]) -> dict | None:
     settings). None when every scan is an ordinary coloured scan read as it is."""
     out = {}
     for s in scene_ids:
-        attrs = _attrs(store, s, "points")
+        attrs = _attrs(store, s, POINTS)
         entry = {}
         if attrs.get("has_color") is False:
             entry["color"] = "absent"
@@ -188,12 +191,12 @@ def scans_of(store: Store, scene_ids: list[str]) -> dict | None:
 # ---- a store, then a run of stores -------------------------------------------------------------
 def store_provenance(store: Store, scene_ids: list[str], groups: list[str]) -> dict:
     """What made the results ``groups`` of ``scene_ids`` in one store."""
-    fused = {s: _attrs(store, s, "fused") for s in scene_ids}
+    fused = {s: _attrs(store, s, FUSED) for s in scene_ids}
     fusion = agreed({s: fusion_of(a) for s, a in fused.items()})
     vocab = fusion.get("vocab") if "differs" not in fusion else None
     names = method_names(store, scene_ids, groups)
     results = {g: result_of(store, scene_ids, g, names[g]) for g in groups}
-    student_groups = [g for g in groups if results[g]["affinity"] == "student"]
+    student_groups = [g for g in groups if results[g]["affinity"] == AFFINITY_STUDENT]
     student = student_of(store, scene_ids, student_groups[0]) if student_groups else None
     if student is None:
         teacher = {"kind": "none", "note": "no result here uses a student, so none depends on a teacher"}
@@ -317,7 +320,7 @@ def _student_words(student: dict | None) -> str | None:
 
 
 def _result_words(r: dict) -> str:
-    if r["group"] == "fused":
+    if r["group"] == FUSED:
         return "lift-only (`fused`, no pooling)"
     settings = r.get("settings", {})
     extra = ("; uses the ground-truth labels: a ceiling, not a method" if r["affinity"] == "oracle" else "")

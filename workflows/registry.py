@@ -4,6 +4,7 @@ the CLI starts fast and the call graph can be followed by reading."""
 from __future__ import annotations
 
 from geopurify.pipeline.stage import SceneStage
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT, FUSED, POINTS, PURIFIED, TEACHER
 
 
 def _ingest(cfg) -> SceneStage:
@@ -27,14 +28,14 @@ def _teacher(cfg) -> SceneStage:
 def _purify(cfg) -> SceneStage:
     from geopurify.stages.purify.stage import PurifyStage
 
-    return PurifyStage(cfg.purify.affinity if cfg is not None else "student")
+    return PurifyStage(cfg.purify.affinity if cfg is not None else AFFINITY_STUDENT)
 
 
 SCENE_STAGES = {"ingest": _ingest, "fuse": _fuse, "teacher": _teacher, "purify": _purify}
 """Command -> function of the run config giving its stage; in pipeline order."""
 
-GROUP_OF = {"ingest": "points", "fuse": "fused", "teacher": "teacher", "purify": "purified"}
-"""Command -> its store group under ``scenes/<id>/`` (purify: the student's; see ``purify_group``)."""
+GROUP_OF = {"ingest": POINTS, "fuse": FUSED, "teacher": TEACHER, "purify": PURIFIED}
+"""Command -> its store group under ``scenes/<id>/`` (purify: the student's; see ``purified_group``)."""
 
 UPSTREAM = {"ingest": (), "fuse": ("ingest",), "teacher": ("ingest",), "purify": ("fuse", "teacher")}
 """Command -> the per-scene commands whose groups it reads."""

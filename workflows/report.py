@@ -14,6 +14,7 @@ import numpy as np
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FUSED, LABEL, LABEL_PREFIX, POINTS, scene_group
 from geopurify.stages.score import score_scenes
 
 from . import plots
@@ -23,16 +24,16 @@ from .provenance import describe, method_names, result_groups, run_provenance
 def labelled_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
     """Scenes with ground truth in some label space (``label``, ``label_scannet200``, ...)."""
     ids = scene_ids or store.scene_ids()
-    groups = {s: store.group(f"scenes/{s}/points") for s in ids}
+    groups = {s: store.group(scene_group(s, POINTS)) for s in ids}
     return [s for s, g in groups.items()
-            if g is not None and any(k == "label" or k.startswith("label_") for k in g.array_keys())]
+            if g is not None and any(k == LABEL or k.startswith(LABEL_PREFIX) for k in g.array_keys())]
 
 
 def evaluated_scenes(store: Store, scene_ids: list[str] | None) -> list[str]:
     """Labelled scenes that were purified (training scenes are fused, never purified); all
     labelled scenes when nothing was purified yet."""
     labelled = labelled_scenes(store, scene_ids)
-    purified = [s for s in labelled if any(g != "fused" for g in result_groups(store, s))]
+    purified = [s for s in labelled if any(g != FUSED for g in result_groups(store, s))]
     return purified or labelled
 
 
@@ -81,7 +82,7 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
             "splits_mean": {k: _mean([r["splits"][k] for r in runs]) for k in runs[0].get("splits", {})},
         }
     first_run = per_store[0][groups[0]]
-    class_points = {c["class"]: c["points"] for c in first_run["per_class"]}
+    class_points = {c["class"]: c[POINTS] for c in first_run["per_class"]}
     return {"provenance": run_provenance(stores, scenes, groups, protocol),
             "protocol": protocol, "scenes": scenes, "stores": stores, "methods": summary,
             "class_points": class_points,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from geopurify.pipeline.lock import store_lock
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import DONE
 
 from .config import RunConfig
 from .report import write_report
@@ -24,7 +25,7 @@ class Reprocessed:
 
     @property
     def computed(self) -> list:
-        return [o for o in self.result.outcomes if o.status == "done"]
+        return [o for o in self.result.outcomes if o.status == DONE]
 
     def summary(self) -> str:
         stages = sorted({o.stage for o in self.computed})
@@ -47,7 +48,7 @@ def reprocess(cfg: RunConfig, wait: float = 0.0, report_dir: Path | None = None,
     with store_lock(cfg.store, wait):
         result = run_all(cfg, False, on_result=on_result, lock_wait=None)
         report = None
-        if any(o.status == "done" for o in result.outcomes) and not result.failed:
+        if any(o.status == DONE for o in result.outcomes) and not result.failed:
             report = write_report(result.stores, report_dir or default_report_dir(cfg.store), None,
                                   cfg.score.protocol)
     return Reprocessed(result, report, time.perf_counter() - started)

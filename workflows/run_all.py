@@ -25,6 +25,9 @@ from geopurify.pipeline.schedule import compute_graph, store_for_scheduler
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    AFFINITY_STUDENT, DONE, FAILED, LABEL, POINTS, SKIPPED, TEXT, scene_group, text_group,
+)
 
 from .config import RunConfig
 from .joins import distill_student, teacher_checkpoint
@@ -42,7 +45,7 @@ class AllResult:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status == FAILED]
 
 
 def seed_store_path(store: str, seed: int) -> str:
@@ -66,11 +69,11 @@ def scene_lists(cfg: RunConfig) -> tuple[list[str], list[str]]:
 def _after(fn, *args):
     """A graph node: run ``fn(*args[:-n])`` unless an upstream outcome failed."""
     def node(*call_args, upstream=()):
-        bad = [u for u in upstream if isinstance(u, Outcome) and u.status == "failed"]
+        bad = [u for u in upstream if isinstance(u, Outcome) and u.status == FAILED]
         if bad:
             scene = call_args[2] if len(call_args) > 2 and isinstance(call_args[2], str) else "*"
             name = getattr(call_args[0], "name", fn.__name__)
-            return Outcome(scene, name, "failed", error=f"upstream {bad[0].stage} of {bad[0].scene} failed")
+            return Outcome(scene, name, FAILED, error=f"upstream {bad[0].stage} of {bad[0].scene} failed")
         return fn(*call_args)
     return node
 
@@ -81,19 +84,19 @@ def _node(fn, *args, upstream=()):
 
 def _prepare(stage, ctx, scene_ids) -> Outcome:
     """The fuse stage's run-level step: the vocabulary's text embeddings."""
-    from geopurify.stages.fuse.text import text_fingerprint, text_group_path
+    from geopurify.stages.fuse.text import text_fingerprint
 
     started = time.perf_counter()
-    path = text_group_path(ctx.cfg.fuse.vocab)
+    path = text_group(ctx.cfg.fuse.vocab)
     was_done = ctx.store.is_done(path, text_fingerprint(ctx.cfg.fuse))
     try:
         stage.prepare(ctx, scene_ids)
     except GeopurifyError as exc:  # reported like a scene failure; the dependent nodes are skipped
-        return Outcome("*", "text", "failed", error=str(exc))
+        return Outcome("*", TEXT, FAILED, error=str(exc))
     except Exception as exc:
-        return Outcome("*", "text", "failed", error=f"{type(exc).__name__}: {exc}",
+        return Outcome("*", TEXT, FAILED, error=f"{type(exc).__name__}: {exc}",
                        detail=traceback.format_exc())
-    return Outcome("*", "text", "skipped" if was_done else "done", time.perf_counter() - started)
+    return Outcome("*", TEXT, SKIPPED if was_done else DONE, time.perf_counter() - started)
 
 
 def _run_join(job, cfg, *args) -> Outcome:
@@ -103,9 +106,9 @@ def _run_join(job, cfg, *args) -> Outcome:
     try:
         status = job(cfg, *args)
     except GeopurifyError as exc:
-        return Outcome("*", job.__name__, "failed", time.perf_counter() - started, str(exc))
+        return Outcome("*", job.__name__, FAILED, time.perf_counter() - started, str(exc))
     except Exception as exc:  # a bug or an unforeseen input: recorded with its traceback
-        return Outcome("*", job.__name__, "failed", time.perf_counter() - started,
+        return Outcome("*", job.__name__, FAILED, time.perf_counter() - started,
                        f"{type(exc).__name__}: {exc}", traceback.format_exc())
     return Outcome("*", job.__name__, status, time.perf_counter() - started)
 
@@ -136,12 +139,15 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
         nodes.append(student)
     purified = []
     for affinity in cfg.evaluation.affinities:
-        if affinity == "student" and student is None and student_from is None:
+        if affinity == AFFINITY_STUDENT and student is None and student_from is None:
             continue  # no training scenes: nothing to distill
-        stage_cfg = dataclasses.replace(cfg, purify=dataclasses.replace(
-            cfg.purify, affinity=affinity, **({"student": student_from} if student_from else {})))
+        purify = dataclasses.replace(cfg.purify, affinity=affinity)
+        if student_from:
+            purify = dataclasses.replace(purify, student=student_from)
+        stage_cfg = dataclasses.replace(cfg, purify=purify)
         for sid in eval_ids:
-            up = [fused[sid], taught[sid]] + ([student] if student is not None and affinity == "student" else [])
+            up = [fused[sid], taught[sid]] + (
+                [student] if student is not None and affinity == AFFINITY_STUDENT else [])
             node = _node(run_purify, StageContext(cfg.store, stage_cfg), sid, force, upstream=up)
             purified.append(node)
     nodes += purified
@@ -151,9 +157,9 @@ def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force
 def run_purify(ctx: StageContext, scene_id: str, force: bool) -> Outcome:
     """Purify one scene with ``ctx``'s affinity; the oracle is skipped where there are no labels."""
     stage = scene_stage("purify", ctx.cfg)
-    points = ctx.store.group(f"scenes/{scene_id}/points")
-    if stage.affinity == "oracle" and (points is None or "label" not in points):
-        return Outcome(scene_id, stage.name, "skipped", detail="no labels: no oracle")
+    points = ctx.store.group(scene_group(scene_id, POINTS))
+    if stage.affinity == "oracle" and (points is None or LABEL not in points):
+        return Outcome(scene_id, stage.name, SKIPPED, detail="no labels: no oracle")
     return run_scene(stage, ctx, scene_id, force)
 
 
@@ -194,7 +200,7 @@ def _run_seeds(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force:
         runlog.append(run_cfg.store, outcomes, run_id)
         result.outcomes += outcomes
         result.stores.append(run_cfg.store)
-        if any(o.status == "failed" for o in outcomes):
+        if any(o.status == FAILED for o in outcomes):
             break
     for o in result.outcomes:
         result.seconds[o.stage] = result.seconds.get(o.stage, 0.0) + o.seconds

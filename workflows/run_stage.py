@@ -15,6 +15,7 @@ from geopurify.pipeline.schedule import run_stage_over_scenes, store_for_schedul
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.stage import Outcome, StageContext
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import DONE, FAILED, SKIPPED
 
 from .config import RunConfig
 from .registry import GROUP_OF, scene_stage
@@ -28,12 +29,12 @@ class StageRun:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status == FAILED]
 
     def summary(self) -> str:
-        n = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed")}
-        text = f"{self.command}: {n['done']} computed, {n['skipped']} already done, {n['failed']} failed"
-        if self.outcomes and n["done"] == 0 and n["failed"] == 0:
+        n = {s: sum(o.status == s for o in self.outcomes) for s in (DONE, SKIPPED, FAILED)}
+        text = f"{self.command}: {n[DONE]} computed, {n[SKIPPED]} already done, {n[FAILED]} failed"
+        if self.outcomes and n[DONE] == 0 and n[FAILED] == 0:
             text += " (nothing to do)"
         return text
 

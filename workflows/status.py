@@ -10,9 +10,12 @@ from geopurify.pipeline import runlog
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    AFFINITY_STUDENT, FAILED, FUSED, POINTS, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE,
+    STATE_MISSING, STATE_STALE, model_group, purified_group, scene_group,
+)
 
 from geopurify.stages.purify.config import AFFINITIES
-from geopurify.stages.purify.stage import purify_group
 
 from .config import RunConfig
 from .registry import GROUP_OF, UPSTREAM, scene_stage
@@ -26,23 +29,23 @@ class Cell:
     note: str = ""
 
 
-def column_name(command: str, affinity: str = "student") -> str:
-    return command if affinity == "student" else f"{command}:{affinity}"
+def column_name(command: str, affinity: str = AFFINITY_STUDENT) -> str:
+    return command if affinity == AFFINITY_STUDENT else f"{command}:{affinity}"
 
 
 def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str,
-                failures: dict, affinity: str = "student") -> Cell:
+                failures: dict, affinity: str = AFFINITY_STUDENT) -> Cell:
     stage = scene_stage(command, _with_affinity(cfg or RunConfig(), affinity))
     path = stage.group_path(scene_id)
     damaged = store.damaged_metadata(path)
     if damaged:
-        return Cell("incomplete", note=f"{damaged[0]} does not decode; rerun {command} to rewrite it")
+        return Cell(STATE_INCOMPLETE, note=f"{damaged[0]} does not decode; rerun {command} to rewrite it")
     attrs = store.attrs(path)
     failed = failures.get((scene_id, stage.name))
     if not attrs.get("complete"):
         if failed is not None:
-            return Cell("failed", note=failed.get("error", ""))
-        return Cell("incomplete" if attrs else "missing")
+            return Cell(STATE_FAILED, note=failed.get("error", ""))
+        return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
     timings = attrs.get("timings", {})
     seconds = round(sum(v for v in timings.values() if isinstance(v, (int, float))), 2)
     note = _skipped_frames_note(attrs)
@@ -50,16 +53,16 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
     if cfg is None:
         run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
     else:  # a scene's raw files stay where it was ingested from (eval or training dataset)
-        recorded = store.attrs(f"scenes/{scene_id}/points").get("config", {}).get("dataset")
+        recorded = store.attrs(scene_group(scene_id, POINTS)).get("config", {}).get("dataset")
         run_cfg = cfgmod.merge(_with_affinity(cfg, affinity), {"dataset": recorded}) if recorded else \
             _with_affinity(cfg, affinity)
     try:
         expected = stage.fingerprint(StageContext(store.path, run_cfg), scene_id)
     except GeopurifyError as exc:
-        return Cell("stale", seconds, f"inputs unavailable: {exc}")
+        return Cell(STATE_STALE, seconds, f"inputs unavailable: {exc}")
     if expected != attrs.get("fingerprint"):
-        return Cell("stale", seconds, "inputs or config changed")
-    return Cell("done", seconds, note)
+        return Cell(STATE_STALE, seconds, "inputs or config changed")
+    return Cell(STATE_DONE, seconds, note)
 
 
 def _with_affinity(cfg: RunConfig, affinity: str) -> RunConfig:
@@ -77,21 +80,21 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
     Columns: the commands, and ``purify:<affinity>`` for each further affinity the store holds."""
     store = Store(store_path, create=False)
     failures = runlog.last_outcomes(store_path)
-    failures = {k: v for k, v in failures.items() if v.get("status") == "failed"}
+    failures = {k: v for k, v in failures.items() if v.get("status") == FAILED}
     scene_ids = store.scene_ids()
     logged = sorted({scene for scene, _ in failures if scene != "*" and scene not in scene_ids})
-    columns = [(c, "student") for c in commands]
+    columns = [(c, AFFINITY_STUDENT) for c in commands]
     if "purify" in commands:
-        columns += [("purify", a) for a in AFFINITIES if a != "student"
-                    and any(store.group(f"scenes/{s}/{purify_group(a)}") is not None for s in scene_ids)]
+        columns += [("purify", a) for a in AFFINITIES if a != AFFINITY_STUDENT
+                    and any(store.group(scene_group(s, purified_group(a))) is not None for s in scene_ids)]
     table: dict[str, dict[str, Cell]] = {}
     for scene_id in scene_ids + logged:
         row: dict[str, Cell] = {}
         for command, affinity in columns:  # pipeline order: upstream cells are judged first
             cell = stage_state(store, cfg, command, scene_id, failures, affinity)
-            stale_up = [u for u in UPSTREAM[command] if u in row and row[u].state != "done"]
-            if cell.state == "done" and stale_up:
-                cell = Cell("stale", cell.seconds, "; ".join(
+            stale_up = [u for u in UPSTREAM[command] if u in row and row[u].state != STATE_DONE]
+            if cell.state == STATE_DONE and stale_up:
+                cell = Cell(STATE_STALE, cell.seconds, "; ".join(
                     n for n in (f"upstream {stale_up[0]} is not done", cell.note) if n))
             row[column_name(command, affinity)] = cell
         table[scene_id] = row
@@ -101,29 +104,29 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
 def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunConfig | None = None) -> Cell:
     """The store's student: stale when a training scene's fused or teacher group changed since it
     was trained (or is itself not done), or when the given config's distill settings differ."""
-    from geopurify.stages.distill.config import MODEL_GROUP, DistillConfig
+    from geopurify.stages.distill.config import DistillConfig
 
     store = Store(store_path, create=False)
-    attrs = store.attrs(MODEL_GROUP)
+    attrs = store.attrs(model_group())
     failed = runlog.last_outcomes(store_path).get(("*", "distill_student"))
-    if failed is not None and failed.get("status") != "failed":
+    if failed is not None and failed.get("status") != FAILED:
         failed = None
     if not attrs.get("complete") or (failed is not None and failed["time"] >= attrs.get("finished_at", "")):
         if failed is not None:
             where = f"; traceback {failed['traceback']}" if failed.get("traceback") else ""
-            return Cell("failed", note=failed.get("error", "") + where)
-        return Cell("incomplete" if attrs else "missing")
+            return Cell(STATE_FAILED, note=failed.get("error", "") + where)
+        return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
     seconds = attrs.get("training", {}).get("seconds")
     for scene, groups in attrs.get("inputs", {}).items():
         row = table.get(scene, {})
-        for command, group in (("fuse", "fused"), ("teacher", "teacher")):
-            if row.get(command) is not None and row[command].state != "done":
-                return Cell("stale", seconds, f"{scene} {command} is not done")
-            current = store.attrs(f"scenes/{scene}/{group}").get("fingerprint")
+        for command, group in (("fuse", FUSED), ("teacher", "teacher")):
+            if row.get(command) is not None and row[command].state != STATE_DONE:
+                return Cell(STATE_STALE, seconds, f"{scene} {command} is not done")
+            current = store.attrs(scene_group(scene, group)).get("fingerprint")
             if group in groups and current != groups[group]:
-                return Cell("stale", seconds, f"{scene} {group} changed since training")
+                return Cell(STATE_STALE, seconds, f"{scene} {group} changed since training")
     if cfg is not None:
         trained = cfgmod.from_dict(DistillConfig, attrs.get("config", {}), "distill.")
         if cfgmod.fingerprinted_dict(trained) != cfgmod.fingerprinted_dict(cfg.distill):
-            return Cell("stale", seconds, "distill settings changed")
-    return Cell("done", seconds)
+            return Cell(STATE_STALE, seconds, "distill settings changed")
+    return Cell(STATE_DONE, seconds)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from geopurify.pipeline.vocabulary import POINTS
+
 
 def print_query_summary(summary: dict, console=None) -> None:
     """The terminal summary: per prompt, the share of points above the threshold and the top regions."""
     console = console or Console()
-    table = Table(title=f"{summary['scene']}: {summary['points']:,} points scored against "
+    table = Table(title=f"{summary['scene']}: {summary[POINTS]:,} points scored against "
                         f"{summary['of']} features (threshold {summary['threshold']:g})")
     for col in ("prompt", "property", "max", "mean", f"share >= {summary['threshold']:g}", "top regions"):
         table.add_column(col, justify="left" if col in ("prompt", "top regions") else "right")
@@ -28,12 +30,12 @@ def print_score_table(result: dict, console=None) -> None:
     console = console or Console()
     table = Table(title=f"{result['of']} vs ground truth — protocol {result['protocol']}, "
                         f"{len(result['scenes'])} scene(s)")
-    for col in ("class", "points", "IoU %", "Acc %"):
+    for col in ("class", POINTS, "IoU %", "Acc %"):
         table.add_column(col, justify="left" if col == "class" else "right")
     fmt = lambda x: "—" if x is None else f"{x:.1f}"  # noqa: E731
     for row in result["per_class"]:
         name = row["class"] if row["present"] else f"[dim]{row['class']} (absent)[/dim]"
-        table.add_row(name, str(row["points"]), fmt(row["iou"]), fmt(row["acc"]))
+        table.add_row(name, str(row[POINTS]), fmt(row["iou"]), fmt(row["acc"]))
     table.add_section()
     table.add_row("[bold]mIoU / mAcc[/bold]", str(result["evaluated_points"]), f"[bold]{fmt(result['miou'])}[/bold]",
                   f"[bold]{fmt(result['macc'])}[/bold]")

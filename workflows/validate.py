@@ -9,6 +9,7 @@ from pathlib import Path
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.readers import get_reader
 from geopurify.pipeline.schedule import check_scheduler
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import check as check_distill
 from geopurify.stages.fuse.stage import check_config as check_fuse
 from geopurify.stages.ingest.config import check_config as check_ingest
@@ -114,7 +115,7 @@ def _check_evaluation(cfg: RunConfig) -> list[str]:
     if len(set(ev.seeds)) != len(ev.seeds):
         raise ConfigError("evaluation.seeds: a seed is listed twice")
     notes = []
-    if cfg.purify.affinity != "student":
+    if cfg.purify.affinity != AFFINITY_STUDENT:
         notes.append(f"evaluation.affinities = {ev.affinities} replaces purify.affinity "
                      f"({cfg.purify.affinity!r}): each affinity writes its own group")
     if cfg.fuse.source == "simulated":

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError, InputError
 from ..scene import Scene
 from .base import DatasetConfig, SceneReader
+from ..vocabulary import POINTS, scene_group
 
 def _scannet() -> SceneReader:
     from .scannet import ScanNetReader
@@ -86,7 +87,7 @@ def scene_dataset(store, scene_id: str) -> DatasetConfig:
     from ..config import from_dict
     from ..errors import StoreError
 
-    attrs = store.attrs(f"scenes/{scene_id}/points")
+    attrs = store.attrs(scene_group(scene_id, POINTS))
     if not attrs.get("complete"):
         raise StoreError(f"{store.path}/scenes/{scene_id}/points: missing or incomplete; run ingest first")
     return from_dict(DatasetConfig, attrs["config"]["dataset"], "dataset.")

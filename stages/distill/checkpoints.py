@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from geopurify.pipeline.vocabulary import MODELS
 from geopurify.stages.training.files import atomic_save, load_checkpoint
 
 _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
@@ -21,7 +22,7 @@ _NAME = re.compile(r"^epoch_(\d{4,})\.pt$")
 def checkpoint_dir(store_path: str, fingerprint: str) -> Path:
     if "://" in store_path:
         raise ValueError(f"{store_path}: training checkpoints need a local store folder")
-    return Path(store_path) / "models" / "checkpoints" / fingerprint
+    return Path(store_path) / MODELS / "checkpoints" / fingerprint
 
 
 def latest(folder: Path) -> Path | None:

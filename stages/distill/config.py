@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 
 from geopurify.pipeline.config import NOT_FINGERPRINTED
 
-MODEL_GROUP = "models/student"
-"""Where the trained student lives in a run store."""
-
 # preset -> conv width; both presets share the shape (3x3x3 stem, residual blocks, 1x1x1 head)
 PRESET_WIDTHS = {"cpu": 64, "paper": 512}
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.errors import InputError
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FEAT, FUSED, NORMAL, POINTS, RGB, XYZ, scene_group
 from geopurify.stages.training.threads import INFERENCE_THREADS, torch_threads
 
 from .inputs import voxel_inputs
@@ -52,8 +53,8 @@ def student_embeddings(model: StudentNet, xyz: np.ndarray, rgb: np.ndarray, norm
 def scene_embeddings(store: Store, scene: str, model: StudentNet
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``student_embeddings`` of a scene's stored points and fused features."""
-    pts = Store.scene_group_path(scene, "points")
-    fused = store.read(Store.scene_group_path(scene, "fused"), "feat")
-    xyz = store.read(pts, "xyz")
+    pts = scene_group(scene, POINTS)
+    fused = store.read(scene_group(scene, FUSED), FEAT)
+    xyz = store.read(pts, XYZ)
     rgb = zeros_for_absent(stored_rgb(store, scene), len(xyz))  # a scan without colour: zeros fed
-    return student_embeddings(model, xyz, rgb, store.read(pts, "normal"), fused)
+    return student_embeddings(model, xyz, rgb, store.read(pts, NORMAL), fused)

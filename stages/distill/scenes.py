@@ -15,14 +15,18 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.errors import StoreError
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    FEAT, FUSED, NORMAL, POINTS, RGB, STATE_INCOMPLETE, STATE_MISSING, TEACHER, XYZ, scene_folder,
+    scene_group,
+)
 
 from .mining import unit_rows
 
-GROUPS = ("points", "fused", "teacher")
-_RUN_FIRST = {"points": "ingest", "fused": "fuse", "teacher": "teacher"}
+GROUPS = (POINTS, FUSED, TEACHER)
+_RUN_FIRST = {POINTS: "ingest", FUSED: "fuse", TEACHER: "teacher"}
 
 
 def _stale_upstream(store: Store, scene: str, attrs: dict) -> str | None:
@@ -31,8 +35,8 @@ def _stale_upstream(store: Store, scene: str, attrs: dict) -> str | None:
     for key, fp in recorded.items():
         if not isinstance(fp, str):
             continue
-        for path in (Store.scene_group_path(scene, key), key):
-            if path.startswith(f"scenes/{scene}/") and store.group(path) is not None:
+        for path in (scene_group(scene, key), key):
+            if path.startswith(scene_folder(scene) + "/") and store.group(path) is not None:
                 now = store.attrs(path).get("fingerprint")
                 if now is not None and now != fp:
                     return path.rsplit("/", 1)[-1]
@@ -46,10 +50,10 @@ def check_training_scene(store: Store, scene: str,
     and the group when one is missing, incomplete or stale."""
     out = {}
     for group in GROUPS:
-        path = Store.scene_group_path(scene, group)
+        path = scene_group(scene, group)
         attrs = store.attrs(path)
         if not attrs.get("complete"):
-            state = "missing" if store.group(path) is None else "incomplete"
+            state = STATE_MISSING if store.group(path) is None else STATE_INCOMPLETE
             raise StoreError(f"{store.path}/{path}: training scene {scene!r} has no complete {group} "
                              f"group ({state}); run `{_RUN_FIRST[group]}` on it first")
         fp = attrs.get("fingerprint", "")
@@ -66,7 +70,7 @@ def check_training_scene(store: Store, scene: str,
 
 
 def fused_dim(store: Store, scene: str) -> int:
-    return int(store.group(Store.scene_group_path(scene, "fused"))["feat"].shape[1])
+    return int(store.group(scene_group(scene, FUSED))[FEAT].shape[1])
 
 
 @dataclass
@@ -87,17 +91,17 @@ class TrainingScene:
 
 
 def load_training_scene(store: Store, scene: str) -> TrainingScene:
-    pts = Store.scene_group_path(scene, "points")
-    xyz = store.read(pts, "xyz").astype(np.float32)
-    fused = store.read(Store.scene_group_path(scene, "fused"), "feat").astype(np.float16)
-    teacher = store.read(Store.scene_group_path(scene, "teacher"), "feat")
+    pts = scene_group(scene, POINTS)
+    xyz = store.read(pts, XYZ).astype(np.float32)
+    fused = store.read(scene_group(scene, FUSED), FEAT).astype(np.float16)
+    teacher = store.read(scene_group(scene, TEACHER), FEAT)
     n = len(xyz)
     if fused.shape[0] != n or teacher.shape[0] != n:
         raise StoreError(f"{store.path}/scenes/{scene}: points ({n}), fused ({fused.shape[0]}) and "
                          f"teacher ({teacher.shape[0]}) disagree on the number of points")
     rgb = stored_rgb(store, scene)
     return TrainingScene(scene, xyz, zeros_for_absent(rgb, n).astype(np.uint8),
-                         store.read(pts, "normal").astype(np.float32), fused, unit_rows(teacher),
+                         store.read(pts, NORMAL).astype(np.float32), fused, unit_rows(teacher),
                          has_color=rgb is not None)
 
 
@@ -111,4 +115,4 @@ def current_fingerprints(run_cfg, store_path: str, scenes: list[str]) -> dict[st
 
     ctx = StageContext(store_path, run_cfg)
     fuse, teacher = FuseStage(), TeacherStage()
-    return {s: {"fused": fuse.fingerprint(ctx, s), "teacher": teacher.fingerprint(ctx, s)} for s in scenes}
+    return {s: {FUSED: fuse.fingerprint(ctx, s), TEACHER: teacher.fingerprint(ctx, s)} for s in scenes}

@@ -24,6 +24,7 @@ from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.rows import unit_rows
 from geopurify.pipeline.selection import select_scenes as match_scenes
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FEAT, FUSED, NORMAL, POINTS, XYZ, scene_group
 
 GEOMETRY_FEATURES = ("area_m2", "elongation", "height_m", "horizontal", "vertical", "furniture_tops")
 
@@ -72,12 +73,12 @@ def geometry_summary(xyz: np.ndarray, normal: np.ndarray) -> dict[str, float]:
 
 def summarise(store: Store, scene: str, text: np.ndarray) -> SceneSummary:
     """Predictions and geometry of one scene (reads points xyz/normal and fused feat, never label)."""
-    fused_path = Store.scene_group_path(scene, "fused")
+    fused_path = scene_group(scene, FUSED)
     store.require_done(fused_path, f"fused features of {scene!r} (run fuse)")
-    pts = Store.scene_group_path(scene, "points")
+    pts = scene_group(scene, POINTS)
     store.require_done(pts, f"points of {scene!r} (run ingest)")
-    shares = lift_only_shares(store.group(fused_path)["feat"], text)
-    return SceneSummary(scene, shares, geometry_summary(store.read(pts, "xyz"), store.read(pts, "normal")))
+    shares = lift_only_shares(store.group(fused_path)[FEAT], text)
+    return SceneSummary(scene, shares, geometry_summary(store.read(pts, XYZ), store.read(pts, NORMAL)))
 
 
 def descriptors(summaries: list[SceneSummary], geometry_weight: float) -> np.ndarray:

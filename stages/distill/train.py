@@ -27,13 +27,14 @@ from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.fingerprint import stage_fingerprint
 from geopurify.pipeline.selection import select_scenes
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import DONE, SKIPPED, model_group
 from geopurify.stages.training.curve import plot_loss_curve
 from geopurify.stages.training.progress import training_bar
 from geopurify.stages.training.schedule import warmup_cosine
 from geopurify.stages.training.threads import torch_threads
 
 from . import checkpoints
-from .config import MODEL_GROUP, DistillConfig, check
+from .config import DistillConfig, check
 from .inputs import augment, voxel_inputs
 from .loss import distill_loss
 from .mining import anchor_count, mine, sample_anchors
@@ -114,15 +115,15 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
     fp = training_fingerprint(cfg, net_cfg, inputs, device.type)
     record = _record(cfg, net_cfg, scenes, inputs, fp)
     ck_dir = checkpoints.checkpoint_dir(store_path, fp)
-    summary = {"fingerprint": fp, "scenes": scenes, "model_group": MODEL_GROUP,
+    summary = {"fingerprint": fp, "scenes": scenes, "model_group": model_group(),
                "checkpoints": str(ck_dir), "loss_curve": str(ck_dir / "loss.png")}
 
-    if not force and store.is_done(MODEL_GROUP, fp):
+    if not force and store.is_done(model_group(), fp):
         if out is not None:
             model, _ = read_student(store_path)
             summary["out"] = str(export_student(out, model, record))
-        attrs = store.attrs(MODEL_GROUP)
-        return {**summary, "status": "skipped", **attrs.get("training", {})}
+        attrs = store.attrs(model_group())
+        return {**summary, "status": SKIPPED, **attrs.get("training", {})}
 
     data = [load_training_scene(store, s) for s in scenes]
     total = cfg.epochs * len(scenes)
@@ -189,4 +190,4 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
     if out is not None:
         summary["out"] = str(export_student(out, model, {**record, "training": training}))
         summary["out_loss_curve"] = str(plot_loss(history, Path(out).with_name(Path(out).stem + "_loss.png")))
-    return {**summary, "status": "done", **training}
+    return {**summary, "status": DONE, **training}

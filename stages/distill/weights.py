@@ -17,9 +17,9 @@ import torch
 
 from geopurify.pipeline.errors import InputError, StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import model_group
 from geopurify.stages.training.files import atomic_save, load_checkpoint
 
-from .config import MODEL_GROUP
 from .network import StudentNet, build_student
 
 
@@ -31,7 +31,7 @@ def state_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
     return out
 
 
-def write_student(store: Store, model: torch.nn.Module, attrs: dict, path: str = MODEL_GROUP) -> None:
+def write_student(store: Store, model: torch.nn.Module, attrs: dict, path: str = model_group()) -> None:
     """Write the weights and attrs as one store group (complete flag set last by the store)."""
     store.write_group(path, state_arrays(model), attrs)
 
@@ -47,7 +47,7 @@ def _load_state(model: StudentNet, arrays: dict[str, np.ndarray]) -> StudentNet:
 
 
 def read_student(store_path: str, device: str | torch.device = "cpu",
-                 path: str = MODEL_GROUP) -> tuple[StudentNet, dict]:
+                 path: str = model_group()) -> tuple[StudentNet, dict]:
     """The trained student (eval mode, on ``device``) and its attrs, from a run store."""
     store = Store(store_path, create=False)
     attrs = store.require_done(path, "the trained student (run `distill`)")

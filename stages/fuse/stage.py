@@ -28,7 +28,7 @@ from geopurify.pipeline.fingerprint import digest, files_fingerprint
 from geopurify.pipeline.readers import dataset_root, read_scene, scene_dataset, source_files
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
-from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FEAT, FUSED, POINTS, SEEN, TEXT, XYZ, scene_group
 
 from .config import FuseConfig
 from .fusion import fill_unseen, make_fusion, seen_counts
@@ -87,7 +87,7 @@ def read_depth(frame: Frame, depth_scale: float) -> np.ndarray:
 
 
 class FuseStage(SceneStage):
-    name = "fused"
+    name = FUSED
     version = 1
     sections = ("fuse",)
 
@@ -98,7 +98,7 @@ class FuseStage(SceneStage):
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg = ctx.cfg.fuse
-        points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "points (run ingest)")
+        points = ctx.store.require_done(scene_group(scene_id, POINTS), "points (run ingest)")
         dataset = scene_dataset(ctx.store, scene_id)
         text, text_fp = require_current_text(ctx.store, cfg)
         source = make_source(cfg, text)
@@ -106,10 +106,10 @@ class FuseStage(SceneStage):
         if hasattr(source, "scene_identity"):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
-            "points": points["fingerprint"],
+            POINTS: points["fingerprint"],
             # the frames are read here again: a touched frame makes fuse stale even before re-ingest
             "frames": files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset)),
-            "text": text_fp,
+            TEXT: text_fp,
             "source": digest(ident),
         }
 
@@ -120,7 +120,7 @@ class FuseStage(SceneStage):
         text, text_fp = require_current_text(ctx.store, cfg)
         # ingest validated the frames; fuse decodes each image anyway and skips unreadable ones
         scene = read_scene(scene_dataset(ctx.store, scene_id), scene_id, check_images=False)
-        xyz = ctx.store.read(Store.scene_group_path(scene_id, "points"), "xyz").astype(np.float32)
+        xyz = ctx.store.read(scene_group(scene_id, POINTS), XYZ).astype(np.float32)
         return fuse_scene(scene, xyz, cfg, text, text_fp)
 
 
@@ -260,7 +260,7 @@ def fuse_scene(scene: Scene, xyz: np.ndarray, cfg: FuseConfig, text, text_fp: st
         "warnings": warnings,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
-    return StageOutput({"feat": feat.astype(np.float16), "seen": seen_counts(count)}, attrs)
+    return StageOutput({FEAT: feat.astype(np.float16), SEEN: seen_counts(count)}, attrs)
 
 
 def _point_source_output(source, scene: Scene, xyz: np.ndarray, cfg: FuseConfig, text_fp: str,
@@ -283,4 +283,4 @@ def _point_source_output(source, scene: Scene, xyz: np.ndarray, cfg: FuseConfig,
              "views_per_seen_point_median": float(np.median(count[seen])), "filled_unseen": filled,
              "source_identity": source.identity(), "text_fingerprint": text_fp, "warnings": [],
              "timings": {k: round(v, 3) for k, v in timings.items()}}
-    return StageOutput({"feat": feat.astype(np.float16), "seen": seen_counts(count)}, attrs)
+    return StageOutput({FEAT: feat.astype(np.float16), SEEN: seen_counts(count)}, attrs)

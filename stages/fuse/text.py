@@ -15,6 +15,7 @@ import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, StoreError
 from geopurify.pipeline.fingerprint import digest
+from geopurify.pipeline.vocabulary import EMBEDDINGS, FUSED, TEXT, scene_group, text_group
 from geopurify.stages.labelsets import vocabulary
 
 from .config import FuseConfig
@@ -22,10 +23,6 @@ from .sources.base import TextEmbeddings
 
 TEXT_ENCODERS = ("openclip", "hashed")
 HASHED_VERSION = 1
-
-
-def text_group_path(vocab: str) -> str:
-    return f"text/{vocab}"
 
 
 def resolve_text_encoder(cfg: FuseConfig) -> str:
@@ -79,17 +76,17 @@ def encode_vocab(cfg: FuseConfig) -> TextEmbeddings:
 
 
 def write_text(store, text: TextEmbeddings, fingerprint: str) -> None:
-    store.write_group(text_group_path(text.vocab), {"embeddings": text.embeddings.astype(np.float32)}, {
-        "stage": "text", "vocab": text.vocab, "names": list(text.names),
+    store.write_group(text_group(text.vocab), {EMBEDDINGS: text.embeddings.astype(np.float32)}, {
+        "stage": TEXT, "vocab": text.vocab, "names": list(text.names),
         "nyu40_ids": [int(i) for i in text.nyu40_ids], "encoder": text.encoder, "fingerprint": fingerprint,
     })
 
 
 def read_text(store, vocab: str) -> tuple[TextEmbeddings, str]:
     """The stored embeddings of ``vocab`` and their fingerprint; StoreError when missing."""
-    path = text_group_path(vocab)
+    path = text_group(vocab)
     attrs = store.require_done(path, f"text embeddings of {vocab!r}")
-    emb = store.read(path, "embeddings").astype(np.float32)
+    emb = store.read(path, EMBEDDINGS).astype(np.float32)
     text = TextEmbeddings(vocab=vocab, nyu40_ids=np.asarray(attrs["nyu40_ids"], dtype=np.int16),
                           names=list(attrs["names"]), embeddings=emb, encoder=attrs["encoder"])
     return text, attrs["fingerprint"]
@@ -98,7 +95,7 @@ def read_text(store, vocab: str) -> tuple[TextEmbeddings, str]:
 def prepare_text(store, cfg: FuseConfig) -> TextEmbeddings:
     """Write ``text/<vocab>/`` unless it is already done with the current encoder; return it."""
     fp = text_fingerprint(cfg)
-    if store.is_done(text_group_path(cfg.vocab), fp):
+    if store.is_done(text_group(cfg.vocab), fp):
         return read_text(store, cfg.vocab)[0]
     text = encode_vocab(cfg)
     write_text(store, text, fp)
@@ -109,7 +106,7 @@ def require_current_text(store, cfg: FuseConfig) -> tuple[TextEmbeddings, str]:
     """The stored text embeddings, checked to be the ones the current config makes."""
     text, fp = read_text(store, cfg.vocab)
     if fp != text_fingerprint(cfg):
-        raise StoreError(f"{store.path}/{text_group_path(cfg.vocab)}: made by another text encoder "
+        raise StoreError(f"{store.path}/{text_group(cfg.vocab)}: made by another text encoder "
                          f"({text.encoder.get('kind')}); run the fuse stage to rewrite it")
     return text, fp
 
@@ -117,13 +114,13 @@ def require_current_text(store, cfg: FuseConfig) -> tuple[TextEmbeddings, str]:
 def fused_vocab(store, scene_id: str, default: str | None = None) -> str:
     """The vocabulary a scene's fused features were made with: the one its fuse stage recorded, else
     ``default``, else the store's only text group (a StoreError when it holds several or none)."""
-    attrs = store.attrs(f"scenes/{scene_id}/fused")
+    attrs = store.attrs(scene_group(scene_id, FUSED))
     vocab = (attrs.get("config") or {}).get("fuse", {}).get("vocab")
     if vocab:
         return vocab
     if default is not None:
         return default
-    text = store.group("text")
+    text = store.group(TEXT)
     names = sorted(text.group_keys()) if text is not None else []
     if len(names) != 1:
         raise StoreError(f"{store.path}/text: cannot tell which vocabulary the fused features of "

@@ -22,7 +22,7 @@ from geopurify.pipeline.normals import scene_normals
 from geopurify.pipeline.readers import dataset_root, get_reader
 from geopurify.pipeline.scene import Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
-from geopurify.pipeline.vocabulary import FACES, LABEL, NORMAL, RGB, XYZ, label_array
+from geopurify.pipeline.vocabulary import FACES, LABEL, NORMAL, POINTS, RGB, XYZ, label_array
 from geopurify.stages.ingest.config import IngestConfig, check_config
 from geopurify.stages.ingest.reconstruct import needs_reconstruction, reconstruct_scene
 
@@ -30,7 +30,7 @@ from geopurify.stages.ingest.reconstruct import needs_reconstruction, reconstruc
 class IngestStage(SceneStage):
     """Read, validate and normalise one scan into the points group."""
 
-    name = "points"
+    name = POINTS
     version = 1
     sections = ("dataset", "ingest")
 

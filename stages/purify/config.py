@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from geopurify.pipeline.config import NOT_FINGERPRINTED
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 
-AFFINITIES = ("student", "geometric", "oracle")
+AFFINITIES = (AFFINITY_STUDENT, "geometric", "oracle")
 
 
 @dataclass
 class PurifyConfig:
-    affinity: str = "student"
+    affinity: str = AFFINITY_STUDENT
     """``student`` (the method), ``geometric`` (baseline) or ``oracle`` (ceiling, benchmark only)."""
     k: int = 96
     """Nearest voxels each voxel pools from (self excluded)."""
@@ -46,7 +47,7 @@ class PurifyConfig:
         unused = set()
         if self.affinity != "geometric":
             unused |= {"geo_position_scale", "geo_normal_scale", "geo_color_scale"}
-        if self.affinity != "student":
+        if self.affinity != AFFINITY_STUDENT:
             unused.add("student_position_scale")
         if self.keep_features:
             unused.add("score_rank")

@@ -21,6 +21,7 @@ import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, StoreError
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import FEAT, FUSED, LABEL, POINTS, PURIFIED, XYZ, scene_group
 from geopurify.stages.fuse.text import fused_vocab
 
 REGION_VOXEL = 0.05
@@ -34,7 +35,7 @@ def stored_fuse_config(store: Store, scene_id: str):
     from geopurify.pipeline.config import from_dict
     from geopurify.stages.fuse.config import FuseConfig
 
-    attrs = store.require_done(Store.scene_group_path(scene_id, "fused"), f"{scene_id} fuse")
+    attrs = store.require_done(scene_group(scene_id, FUSED), f"{scene_id} fuse")
     recorded = attrs.get("config", {}).get("fuse")
     if recorded is None:
         raise StoreError(f"{store.path}/scenes/{scene_id}/fused: no recorded fuse config to re-create "
@@ -58,11 +59,11 @@ def prompt_encoder(fuse_cfg, stored_identity: dict) -> Callable[[list[str]], np.
 
 
 def feature_group(store: Store, scene_id: str, of: str) -> str:
-    if of != "fused" and not of.startswith("purified"):
+    if of != FUSED and not of.startswith(PURIFIED):
         raise ConfigError(f"--of {of!r}: expected purified (or purified_<affinity>) or fused")
-    path = Store.scene_group_path(scene_id, of)
+    path = scene_group(scene_id, of)
     store.require_done(path, f"{scene_id} {of}")
-    if "feat" not in store.group(path):
+    if FEAT not in store.group(path):
         raise StoreError(f"{store.path}/{path}: written without features; rerun purify with "
                          "--keep-features, or query --of fused")
     return path
@@ -124,7 +125,7 @@ def regions(xyz: np.ndarray, mask: np.ndarray, cell: float = REGION_VOXEL) -> np
 
 
 def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: str | Path,
-                of: str = "purified", threshold: float = 0.5, fuse_cfg=None) -> dict:
+                of: str = PURIFIED, threshold: float = 0.5, fuse_cfg=None) -> dict:
     """Score every point of ``scene_id`` against each prompt, write ``out`` (PLY), return a summary.
     ``fuse_cfg``: the text encoder's config; default = the one recorded with the scene's fused group."""
     from geopurify.pipeline.ply import write_ply
@@ -149,15 +150,15 @@ def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: 
     emb = encode(prompts).astype(np.float64)
     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
-    xyz = store.read(Store.scene_group_path(scene_id, "points"), "xyz")
-    feat = store.group(group)["feat"]
+    xyz = store.read(scene_group(scene_id, POINTS), XYZ)
+    feat = store.group(group)[FEAT]
     if feat.shape[0] != len(xyz):
         raise StoreError(f"{store.path}/{group}/feat: {feat.shape[0]} rows for {len(xyz)} points")
     scores = point_scores(feat, emb.astype(np.float32))
     best = scores.max(axis=1)
     labels = None
-    if of.startswith("purified") and "label" in store.group(group):
-        labels = store.read(group, "label")
+    if of.startswith(PURIFIED) and LABEL in store.group(group):
+        labels = store.read(group, LABEL)
     names = dict(zip(*VOCABULARIES.get(text.vocab, ([], []))))
     names.update({int(i): n for i, n in zip(text.nyu40_ids, text.names)})
 

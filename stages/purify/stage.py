@@ -19,11 +19,15 @@ import time
 
 import numpy as np
 
-from geopurify.pipeline.points import stored_rgb
 from geopurify.pipeline.errors import ConfigError, InputError, StoreError
 from geopurify.pipeline.geometry import voxel_mean, voxelize
+from geopurify.pipeline.points import stored_rgb
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
+from geopurify.pipeline.vocabulary import (
+    AFFINITY_STUDENT, FEAT, FUSED, LABEL, NORMAL, POINTS, RGB, SCORE, STUDENT, TEXT, XYZ,
+    purified_group, scene_group,
+)
 from geopurify.stages.fuse.text import fused_vocab, read_text
 
 from .affinity import make_affinity
@@ -33,14 +37,9 @@ from .pooling import pool_fast, pool_full
 from .points import ScenePoints
 
 
-WITHOUT_COLOR = {"geometric": "colour term left out", "student": "zeros fed to the student for colour",
+WITHOUT_COLOR = {"geometric": "colour term left out", AFFINITY_STUDENT: "zeros fed to the student for colour",
                  "oracle": "colour not used"}
 """What each affinity does for a scan without colour (recorded in the group)."""
-
-
-def purify_group(affinity: str) -> str:
-    """The method's own result is ``purified``; each other affinity's sits beside it."""
-    return "purified" if affinity == "student" else f"purified_{affinity}"
 
 
 def check_config(cfg: PurifyConfig) -> None:
@@ -54,34 +53,34 @@ def check_config(cfg: PurifyConfig) -> None:
 
 
 def read_scene_points(store: Store, scene_id: str, with_label: bool) -> ScenePoints:
-    pts = Store.scene_group_path(scene_id, "points")
-    fused_path = Store.scene_group_path(scene_id, "fused")
-    fused = store.read(fused_path, "feat").astype(np.float32)
-    xyz = store.read(pts, "xyz")
+    pts = scene_group(scene_id, POINTS)
+    fused_path = scene_group(scene_id, FUSED)
+    fused = store.read(fused_path, FEAT).astype(np.float32)
+    xyz = store.read(pts, XYZ)
     if fused.shape[0] != xyz.shape[0]:
         raise InputError(f"{store.path}/{fused_path}/feat",
                          f"{fused.shape[0]} rows for {xyz.shape[0]} points; rerun fuse")
     label = None
     if with_label:
         group = store.group(pts)
-        if group is None or "label" not in group:
+        if group is None or LABEL not in group:
             raise StoreError(f"{store.path}/{pts}: no ground-truth labels; the oracle affinity needs them")
-        label = store.read(pts, "label")
-    return ScenePoints(xyz=xyz, rgb=stored_rgb(store, scene_id), normal=store.read(pts, "normal"),
+        label = store.read(pts, LABEL)
+    return ScenePoints(xyz=xyz, rgb=stored_rgb(store, scene_id), normal=store.read(pts, NORMAL),
                        fused=fused, label=label)
 
 
 class PurifyStage(SceneStage):
-    """One affinity's purification; it writes that affinity's own group (``purify_group``)."""
+    """One affinity's purification; it writes that affinity's own group (``purified_group``)."""
 
     version = 1
     sections = ("purify",)
 
-    def __init__(self, affinity: str = "student"):
+    def __init__(self, affinity: str = AFFINITY_STUDENT):
         if affinity not in AFFINITIES:
             raise ConfigError(f"purify.affinity {affinity!r}: expected one of {', '.join(AFFINITIES)}")
         self.affinity = affinity
-        self.name = purify_group(affinity)
+        self.name = purified_group(affinity)
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg: PurifyConfig = ctx.cfg.purify
@@ -90,15 +89,15 @@ class PurifyStage(SceneStage):
             raise ConfigError(f"purify.affinity {cfg.affinity!r}: this stage writes {self.name}")
         store = ctx.store
         out = {}
-        for group, what in (("points", "ingest"), ("fused", "fuse")):
-            attrs = store.require_done(Store.scene_group_path(scene_id, group), f"{scene_id} {what}")
+        for group, what in ((POINTS, "ingest"), (FUSED, "fuse")):
+            attrs = store.require_done(scene_group(scene_id, group), f"{scene_id} {what}")
             out[group] = str(attrs.get("fingerprint"))
         vocab = fused_vocab(store, scene_id, ctx.cfg.fuse.vocab)
-        out["text"] = f"{vocab}:{read_text(store, vocab)[1]}"
-        if cfg.affinity == "student":
+        out[TEXT] = f"{vocab}:{read_text(store, vocab)[1]}"
+        if cfg.affinity == AFFINITY_STUDENT:
             from .student import student_fingerprint
 
-            out["student"] = student_fingerprint(cfg, store)
+            out[STUDENT] = student_fingerprint(cfg, store)
         return out
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
@@ -132,15 +131,15 @@ class PurifyStage(SceneStage):
         times["pool_s"] = time.perf_counter() - t0
 
         arrays = {
-            "label": text.nyu40_ids.astype(np.int16)[result.labels][point_to_voxel],
-            "score": result.score.astype(np.float16)[point_to_voxel],
+            LABEL: text.nyu40_ids.astype(np.int16)[result.labels][point_to_voxel],
+            SCORE: result.score.astype(np.float16)[point_to_voxel],
         }
         if result.features is not None:
-            arrays["feat"] = result.features.astype(np.float16)[point_to_voxel]
+            arrays[FEAT] = result.features.astype(np.float16)[point_to_voxel]
         attrs = {
             "affinity": affinity.kind,
             "path": "full" if cfg.keep_features else "fast",
-            "score": "cosine" if cfg.keep_features else (
+            SCORE: "cosine" if cfg.keep_features else (
                 "in-vocabulary cosine" + (f" + {cfg.score_rank} residual directions" if cfg.score_rank else "")),
             "vocab": text.vocab,
             "voxels": int(len(coords)),

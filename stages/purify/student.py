@@ -14,7 +14,7 @@ import numpy as np
 from geopurify.pipeline.points import zeros_for_absent
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import file_content_hash
-from geopurify.stages.distill.config import MODEL_GROUP
+from geopurify.pipeline.vocabulary import AFFINITY_STUDENT, model_group
 
 from .points import ScenePoints
 from .config import PurifyConfig
@@ -46,7 +46,7 @@ def student_fingerprint(cfg: PurifyConfig, store) -> str:
     from geopurify.pipeline.store import Store
 
     other = store if store is not None and where == store.path else Store(where, create=False)
-    attrs = other.require_done(MODEL_GROUP, "the trained student (run `distill`)")
+    attrs = other.require_done(model_group(), "the trained student (run `distill`)")
     return str(attrs["fingerprint"])
 
 
@@ -64,7 +64,7 @@ def load_student(cfg: PurifyConfig, store):
 
 
 class StudentAffinity:
-    kind = "student"
+    kind = AFFINITY_STUDENT
 
     def __init__(self, cfg: PurifyConfig, store):
         if store is None and not cfg.student:

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from geopurify.pipeline.config import NOT_FINGERPRINTED
 
 
+MISSING_COLOR, MISSING_NORMAL = "color", "normal"
+"""What ``teacher.ptv3_missing`` may list: the ptv3 inputs a scan may lack."""
+
+
 @dataclass
 class TeacherConfig:
     kind: str = "geometric"

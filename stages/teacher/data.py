@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.errors import InputError
+from geopurify.pipeline.vocabulary import NORMAL, POINTS, RGB, XYZ, scene_group
 
 
 @dataclass
@@ -70,15 +71,15 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
 
         store_path, scene = source.rsplit("::", 1)
         store = Store(store_path, create=False)
-        group = f"scenes/{scene}/points"
+        group = scene_group(scene, POINTS)
         store.require_done(group, "ingest (points)")
         from geopurify.pipeline.points import stored_rgb
 
         rgb = stored_rgb(store, scene)
         if rgb is None:
             raise InputError(f"{store_path}/{group}", "a scan without colour: teacher pretraining needs colour")
-        return Scan(scene, store.read(group, "xyz").astype(np.float32), rgb,
-                    store.read(group, "normal").astype(np.float32))
+        return Scan(scene, store.read(group, XYZ).astype(np.float32), rgb,
+                    store.read(group, NORMAL).astype(np.float32))
     path = Path(source)
     if path.is_dir():
         from geopurify.pipeline.readers import get_reader
@@ -90,7 +91,7 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
             raise InputError(path, "no mesh: teacher pretraining reads scans, not frames (ingest one "
                                    "into a store, which reconstructs it, and pretrain from the store)")
         arrays = points_output(scene, IngestConfig(normal_neighbours=normal_neighbours), "scannet").arrays
-        return Scan(path.name, arrays["xyz"], arrays["rgb"], arrays["normal"])
+        return Scan(path.name, arrays[XYZ], arrays[RGB], arrays[NORMAL])
     from geopurify.pipeline.normals import scene_normals
     from geopurify.pipeline.ply import read_ply
 

@@ -12,17 +12,16 @@ import time
 
 import numpy as np
 
-from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import cached_content_hash
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
-from geopurify.pipeline.store import Store
-from geopurify.pipeline.vocabulary import FEAT, NORMAL, POINTS, XYZ, scene_group
+from geopurify.pipeline.vocabulary import FEAT, NORMAL, POINTS, TEACHER, XYZ, scene_group
 
-from .config import TeacherConfig
+from .config import MISSING_COLOR, MISSING_NORMAL, TeacherConfig
 
 KINDS = ("ssl", "geometric", "ptv3")
-MISSING = ("color", "normal")
+MISSING = (MISSING_COLOR, MISSING_NORMAL)
 """What ``teacher.ptv3_missing`` may list."""
 
 _lock = threading.Lock()
@@ -39,7 +38,7 @@ def checkpoint_hash(path: str) -> str:
 
 
 def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray | None, normal: np.ndarray,
-                     source: str = "points", normals_estimated: bool = False) -> np.ndarray:
+                     source: str = POINTS, normals_estimated: bool = False) -> np.ndarray:
     """Per-point teacher features (N, Dt) float32 for the configured kind (``source`` names the
     points in errors). ``rgb`` None: the scan has no colour (``without_colour`` says what each kind
     does then); ``normals_estimated``: ingest estimated the normals (ptv3's ``normal`` in
@@ -63,7 +62,7 @@ def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray | None
         model = _model(cfg.checkpoint, cfg.device, "ptv3")
         with _lock:
             zeros = ptv3_zeros(cfg, rgb is None, normals_estimated)
-            return point_features(model, xyz, rgb, None if "normal" in zeros else normal, cfg.ptv3_levels,
+            return point_features(model, xyz, rgb, None if MISSING_NORMAL in zeros else normal, cfg.ptv3_levels,
                                   source, allow_missing=tuple(cfg.ptv3_missing))
     raise AssertionError(cfg.kind)  # check_config let an unknown kind through
 
@@ -71,7 +70,7 @@ def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray | None
 def ptv3_zeros(cfg: TeacherConfig, colour_absent: bool, normals_estimated: bool) -> list[str]:
     """The ptv3 inputs fed as zeros for a whole scan: those ``teacher.ptv3_missing`` lists and the scan
     lacks (colour absent; normals estimated at ingest rather than carried by the scan)."""
-    return [m for m, lacking in (("color", colour_absent), ("normal", normals_estimated))
+    return [m for m, lacking in ((MISSING_COLOR, colour_absent), (MISSING_NORMAL, normals_estimated))
             if lacking and m in cfg.ptv3_missing]
 
 
@@ -132,15 +131,15 @@ def _model(path: str, device: str, kind: str = "ssl"):
 
 
 class TeacherStage(SceneStage):
-    name = "teacher"
+    name = TEACHER
     version = 1
-    sections = ("teacher",)
+    sections = (TEACHER,)
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg: TeacherConfig = ctx.cfg.teacher
         check_config(cfg)
-        points = ctx.store.require_done(Store.scene_group_path(scene_id, "points"), "ingest (points)")
-        inputs = {"points": points["fingerprint"]}
+        points = ctx.store.require_done(scene_group(scene_id, POINTS), "ingest (points)")
+        inputs = {POINTS: points["fingerprint"]}
         if cfg.kind in ("ssl", "ptv3"):
             inputs["checkpoint"] = _checkpoint_hash(cfg.kind, cfg.checkpoint)
         return inputs
@@ -161,6 +160,6 @@ class TeacherStage(SceneStage):
             attrs["without_color"] = without_colour(cfg)
         if cfg.kind == "ptv3":
             attrs["zeros_fed"] = ptv3_zeros(cfg, rgb is None, estimated)
-            if "normal" in cfg.ptv3_missing and "normal" not in attrs["zeros_fed"]:
+            if MISSING_NORMAL in cfg.ptv3_missing and MISSING_NORMAL not in attrs["zeros_fed"]:
                 attrs["zero_normals"] = int((~(np.linalg.norm(normal, axis=1) > 1e-6)).sum())
         return StageOutput({FEAT: feat.astype(np.float16)}, attrs)

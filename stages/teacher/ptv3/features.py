@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from geopurify.pipeline.errors import ConfigError
+from geopurify.pipeline.vocabulary import POINTS
 
 from .checkpoint import load_encoder
 from .inputs import scan_inputs
@@ -35,7 +36,7 @@ def run_batch(model: PTv3Encoder, inputs: dict):
 
 @torch.inference_mode()
 def point_features(model: PTv3Encoder, xyz: np.ndarray, rgb: np.ndarray | None, normal: np.ndarray | None,
-                   levels_above: int, source: str = "points", allow_missing: tuple[str, ...] = ()) -> np.ndarray:
+                   levels_above: int, source: str = POINTS, allow_missing: tuple[str, ...] = ()) -> np.ndarray:
     """Teacher features (N, D) float32 of every input point: the deepest level and the
     ``levels_above`` levels above it (``model.upcast``), through each point's 2 cm cell.
     ``allow_missing``: inputs fed as zeros when absent (``scan_inputs``)."""

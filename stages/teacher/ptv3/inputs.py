@@ -18,6 +18,7 @@ import numpy as np
 
 from geopurify.pipeline.errors import InputError
 
+from ..config import MISSING_COLOR, MISSING_NORMAL
 from .serialization import MAX_DEPTH
 
 GRID_SIZE = 0.02
@@ -44,7 +45,7 @@ def scan_inputs(xyz: np.ndarray, rgb: np.ndarray | None, normal: np.ndarray | No
     n = len(xyz)
     if n == 0:
         raise InputError(source, "no points: the ptv3 teacher needs a non-empty scan")
-    if normal is None and "normal" in allow_missing:
+    if normal is None and MISSING_NORMAL in allow_missing:
         normal = np.zeros((n, 3), np.float32)
     if normal is None or np.shape(normal) != (n, 3):
         raise InputError(source, "no normals (N, 3): the ptv3 teacher needs them (Sonata is trained "
@@ -53,12 +54,12 @@ def scan_inputs(xyz: np.ndarray, rgb: np.ndarray | None, normal: np.ndarray | No
     normal = np.asarray(normal, dtype=np.float32)
     length = np.linalg.norm(normal, axis=1)
     zero = ~(length > 1e-6)
-    if zero.any() and "normal" not in allow_missing:
+    if zero.any() and MISSING_NORMAL not in allow_missing:
         raise InputError(source, f"{int(zero.sum())} of {n} normals are zero or not finite: the ptv3 "
                                  "teacher needs a unit normal at every point, or set "
                                  "teacher.ptv3_missing = [\"normal\"] to feed zeros there")
     normal = np.where(zero[:, None], 0.0, normal / np.where(zero, 1.0, length)[:, None]).astype(np.float32)
-    if rgb is None and "color" not in allow_missing:
+    if rgb is None and MISSING_COLOR not in allow_missing:
         raise InputError(source, "the scan has no colour: the ptv3 teacher refuses it unless "
                                  "teacher.ptv3_missing = [\"color\"] feeds zeros for it (for checkpoints "
                                  "trained to accept them: sonata_20251024, Concerto)")
