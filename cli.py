@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
 
+from geopurify.pipeline import choices
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.vocabulary import (
-    DONE, PURIFIED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_STALE,
+    DONE, FAILED, PURIFIED, SKIPPED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE,
+    model_group,
 )
 
 app = typer.Typer(help="GeoPurify: posed RGB-D scans -> open-vocabulary 3D semantic segmentation.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
+log = logging.getLogger("geopurify")
+_quiet = False
+"""Set by ``-q``: no progress bars, no info lines; results, warnings and errors still print."""
 
 # ---- options shared by the commands ------------------------------------------------------
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Run store (Zarr v3 folder).")]
@@ -25,11 +31,64 @@ ScenesOpt = Annotated[Optional[list[str]], typer.Option(
     "--scenes", help="Scene names, globs or @file (repeatable, comma-separated).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="TOML config (default: ./geopurify.toml when present).")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override: section.key=value.")]
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", help="Override: section.key=value (TOML value; the bare word null sets an optional value to none).")]
 SchedulerOpt = Annotated[Optional[str], typer.Option(
     "--scheduler", help="threads | processes | local-cluster | tcp://host:port")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Dask workers.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Recompute even groups that are done.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts).")]
+
+
+# ---- global options: version, verbosity -----------------------------------------------------
+def _show_version(value: bool) -> None:
+    if value:
+        from geopurify import __version__
+
+        console.print(f"geopurify {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print debug messages.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results, warnings and errors: "
+                                                             "no progress bars, no info lines.")] = False,
+):
+    """Options before the command: version and how much is said on stderr."""
+    global _quiet
+    _quiet = quiet and not verbose
+    _configure_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+def _configure_logging(level: int) -> None:
+    """The one place logging is set up: the ``geopurify`` loggers, through rich, on stderr."""
+    from rich.logging import RichHandler
+
+    if not any(isinstance(h, RichHandler) for h in log.handlers):
+        log.addHandler(RichHandler(console=err_console, show_time=False, show_path=False))
+        log.propagate = False
+    log.setLevel(level)
+
+
+def _progress_console() -> Console:
+    """Where progress bars draw: stderr, or nowhere under ``-q``."""
+    return Console(stderr=True, quiet=True) if _quiet else err_console
+
+
+def _print_json(data) -> None:
+    import json
+
+    print(json.dumps(data, indent=1, default=_json_default))
+
+
+def _json_default(value):
+    """numpy scalars and arrays, paths: as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 def _config(config: Path | None, sets: list[str] | None, **options):
@@ -53,15 +112,22 @@ def _toml_value(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _scene_list(scenes: list[str] | None) -> list[str] | None:
+    """``--scenes`` as the value of a ``*.scenes`` setting (None: keep the config's)."""
+    return list(scenes) if scenes else None
+
+
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def _run_scene_stage(command: str, cfg, scenes, force: bool) -> None:
     from geopurify.workflows.run_stage import run_stage
 
-    result = run_stage(command, cfg, scenes, force, console=err_console)
+    result = run_stage(command, cfg, scenes, force, console=_progress_console())
     for o in result.failed:
         err_console.print(f"[red]failed:[/red] {o.scene}: {o.error}", highlight=False, soft_wrap=True)
     console.print(result.summary(), highlight=False)
@@ -89,8 +155,7 @@ def _guard(fn):
 @_guard
 def ingest(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    dataset: Annotated[Optional[str], typer.Option(
-        help="scannet | generic | pointcloud | pointcept | openscene")] = None,
+    dataset: Annotated[Optional[choices.DatasetKind], typer.Option(help="Dataset layout.")] = None,
     root: Annotated[Optional[str], typer.Option(help="Folder with one entry per scene.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
 ):
@@ -104,12 +169,13 @@ def ingest(
 @_guard
 def fuse(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    source: Annotated[Optional[str], typer.Option(
-        help="openclip (default; needs --checkpoint) | precomputed | openscene | simulated (benchmark: renders the ground truth)")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Simulated preset: realistic | view-noise | swaps")] = None,
+    source: Annotated[Optional[choices.FuseSource], typer.Option(
+        help="2D features: openclip (default; needs --checkpoint), precomputed, openscene, or simulated (benchmark: renders the ground truth).")] = None,
+    preset: Annotated[Optional[choices.SimulatedPreset], typer.Option(help="Simulated source preset.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Simulated source seed.")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="Fusion: consensus | mean")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="open_clip weights: file or folder.")] = None,
+    mode: Annotated[Optional[choices.FusionMode], typer.Option(help="Fusion across views.")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(
+        help="open_clip weights: a file, local-dir:<folder>, a pretrained tag, or random.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
 ):
     """Lift 2D vision-language features onto the points."""
@@ -124,7 +190,7 @@ def fuse(
 @_guard
 def teacher(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    kind: Annotated[Optional[str], typer.Option("--teacher", help="ssl | geometric | ptv3")] = None,
+    kind: Annotated[Optional[choices.TeacherKind], typer.Option("--teacher", help="3D teacher.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(
         help="Weights of the ssl teacher, or a Sonata / Concerto .pth for ptv3.")] = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
@@ -139,7 +205,7 @@ def teacher(
 @_guard
 def purify(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    affinity: Annotated[Optional[str], typer.Option(help="student | geometric | oracle")] = None,
+    affinity: Annotated[Optional[choices.Affinity], typer.Option(help="Affinity source (oracle: a benchmark ceiling).")] = None,
     student: Annotated[Optional[str], typer.Option(
         help="Student: a .pt file or another store (default: this store's models/student).")] = None,
     keep_features: Annotated[Optional[bool], typer.Option("--keep-features/--labels-only",
@@ -162,7 +228,7 @@ def pretrain_teacher(
         help="Folder of point-cloud PLYs, ScanNet scan folders, or a store (repeatable).")],
     out: Annotated[Path, typer.Option(help="Checkpoint file to write (outside the repository).")],
     scenes: ScenesOpt = None,
-    preset: Annotated[str, typer.Option(help="cpu (default, sized for 2 cores) | large")] = "cpu",
+    preset: Annotated[choices.PretrainPreset, typer.Option(help="cpu: sized for 2 cores; large: real hardware.")] = "cpu",
     epochs: Annotated[Optional[int], typer.Option(help="Override the preset's epochs.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and order.")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore existing checkpoints.")] = False,
@@ -203,6 +269,7 @@ def distill(
 def select(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     k: Annotated[int, typer.Option("--k", help="How many training scenes to choose.")] = 20,
+    as_json: JsonOpt = False,
 ):
     """Choose K training scenes without labels (diversity of lift-only predictions and geometry)."""
     from geopurify.stages.distill.select import select_scenes as choose
@@ -210,6 +277,9 @@ def select(
 
     cfg = _config(config, set, store=store)
     chosen = choose(cfg.store, resolve_scenes(cfg, "select", scenes), k)
+    if as_json:
+        _print_json([{"scene": scene, "why": why} for scene, why in chosen])
+        return
     for scene, why in chosen:
         console.print(f"{scene}  {why}", highlight=False, soft_wrap=True)
 
@@ -219,8 +289,7 @@ def select(
 def score(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
     of: Annotated[str, typer.Option(help="fused (lift-only) | purified | purified_<affinity>")] = PURIFIED,
-    protocol: Annotated[Optional[str], typer.Option(
-        help="scannet19 | scannet20 | scannet200 | matterport21 | matterport40 | matterport80 | matterport160")] = None,
+    protocol: Annotated[Optional[choices.Protocol], typer.Option(help="Classes scored.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the metrics as JSON.")] = None,
 ):
     """One confusion matrix over the scenes: IoU and accuracy per class, mIoU, mAcc, overall accuracy."""
@@ -256,20 +325,22 @@ def score(
 @_guard
 def query(
     prompts: Annotated[list[str], typer.Argument(help="Text prompts, e.g. \"a bicycle\".")],
+    scene: Annotated[str, typer.Option(help="Scene id.")],
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    scene: Annotated[str, typer.Option(help="Scene id.")] = "",
     out_ply: Annotated[Path, typer.Option("--out", help="PLY with a score_<i> property per prompt.")] = Path("scores.ply"),
     of: Annotated[str, typer.Option(help="purified (needs --keep-features) | fused")] = PURIFIED,
     threshold: Annotated[float, typer.Option(help="Cosine above which a point counts as a hit.")] = 0.5,
+    as_json: JsonOpt = False,
 ):
     """Score any text prompt against a scene's purified (or fused) features, per point."""
     from geopurify.stages.purify.query import query_scene
     from geopurify.workflows.tables import print_query_summary
 
     cfg = _config(config, set, store=store)
-    if not scene:
-        _fail("--scene is required")
     result = query_scene(cfg.store, scene, list(prompts), out_ply, of=of, threshold=threshold)
+    if as_json:
+        _print_json(result)
+        return
     print_query_summary(result, console)
 
 
@@ -278,7 +349,7 @@ def _all_progress(total: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("[bold]all     "), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err_console)
+                    TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=_progress_console())
 
 
 def _run_all_and_report(cfg, force: bool, report_dir: Path | None):
@@ -287,7 +358,7 @@ def _run_all_and_report(cfg, force: bool, report_dir: Path | None):
     from geopurify.workflows.validate import validate
 
     for note in validate(cfg, "all"):  # said once, before the progress bar
-        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        log.info("note: %s", note)
     with _all_progress(0) as bar:
         task = bar.add_task("all", total=count_nodes(cfg), last="")
 
@@ -314,16 +385,24 @@ def _print_failures(result) -> None:
 @app.command("all")
 @_guard
 def run_everything(
-    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None, scenes: ScenesOpt = None,
     scheduler: SchedulerOpt = None, workers: WorkersOpt = None, force: ForceOpt = False,
     report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
+    as_json: JsonOpt = False,
 ):
     """ingest -> fuse -> teacher -> distill -> purify -> score, one Dask graph, then the report."""
     from geopurify.workflows.reprocess import default_report_dir
 
-    cfg = _config(config, set, **{"store": store, "run.scheduler": scheduler, "run.workers": workers})
+    cfg = _config(config, set, **{"store": store, "dataset.scenes": _scene_list(scenes),
+                                  "run.scheduler": scheduler, "run.workers": workers})
     result, path = _run_all_and_report(cfg, force, report or default_report_dir(cfg.store))
     done = sum(o.status == DONE for o in result.outcomes)
+    if as_json:
+        _print_json({"counts": {s: sum(o.status == s for o in result.outcomes) for s in (DONE, SKIPPED, FAILED)},
+                     "outcomes": [{"stage": o.stage, "scene": o.scene, "status": o.status,
+                                   "seconds": round(o.seconds, 3), "error": o.error} for o in result.outcomes],
+                     "stores": result.stores, "report": str(path) if path is not None else None})
+        raise typer.Exit(1 if result.failed else 0)
     console.print(f"all: {done} steps computed, {len(result.failed)} failed; stores: {', '.join(result.stores)}",
                   highlight=False, soft_wrap=True)
     if path is not None:
@@ -335,14 +414,14 @@ def run_everything(
 @app.command()
 @_guard
 def reprocess(
-    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None, scenes: ScenesOpt = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
     report: Annotated[Optional[Path], typer.Option(help="Report folder (default: <store>-report).")] = None,
 ):
     """For cron: run only what is new or stale, under a store lock; one summary line."""
     from geopurify.workflows.reprocess import reprocess as run_reprocess
 
-    cfg = _config(config, set, store=store)
+    cfg = _config(config, set, **{"store": store, "dataset.scenes": _scene_list(scenes)})
     done = run_reprocess(cfg, wait, report)
     _print_failures(done.result)
     console.print(done.summary(), highlight=False, soft_wrap=True)
@@ -372,8 +451,9 @@ def export(
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
     scene: Annotated[str, typer.Option(help="Scene id (ply).")] = "",
     of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = PURIFIED,
-    fmt: Annotated[str, typer.Option("--format", help="ply (one scene, class-coloured) | scannet-benchmark "
-                                                      "(<scene>.txt per scene, one id per vertex)")] = "ply",
+    fmt: Annotated[Literal["ply", "scannet-benchmark"], typer.Option(
+        "--format", help="ply: one scene, class-coloured; scannet-benchmark: <scene>.txt per scene, "
+                         "one id per vertex.")] = "ply",
     out: Annotated[Optional[Path], typer.Option("--out", help="PLY file (default scene.ply), or the "
                                                               "scannet-benchmark folder.")] = None,
 ):
@@ -390,8 +470,6 @@ def export(
         paths = export_benchmark(cfg.store, ids, of, out, only_done=not scenes)
         console.print(f"wrote {len(paths)} file(s) to {out}", highlight=False)
         return
-    if fmt != "ply":
-        _fail(f"--format {fmt!r}: expected ply or scannet-benchmark")
     if not scene:
         _fail("--scene is required")
     path = export_scene(cfg.store, scene, of, out or Path("scene.ply"), cfg.score.protocol)
@@ -414,14 +492,39 @@ def demo(
     console.print(f"report: {path} (PNGs beside it)", highlight=False)
 
 
+# ---- the config ------------------------------------------------------------------------------
+@app.command("config")
+@_guard
+def show_config(
+    config: ConfigOpt = None, set: SetOpt = None, store: StoreOpt = None,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the JSON schema of a config file "
+                                                          "instead (for editors).")] = False,
+):
+    """Print the resolved config a run would use (defaults, then the file, then --set) as TOML."""
+    if schema:
+        import json
+
+        from geopurify.workflows.config import run_config_schema
+
+        typer.echo(json.dumps(run_config_schema(), indent=1))
+        return
+    from geopurify.workflows.config import run_config_toml
+
+    typer.echo(run_config_toml(_config(config, set, store=store)), nl=False)
+
+
 # ---- store inspection ----------------------------------------------------------------------
 @app.command()
 @_guard
-def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None):
-    """Table of scene x stage: done / stale / incomplete / missing / failed, with timings."""
-    from rich.table import Table
-
-    from geopurify.workflows.status import store_status, student_state
+def status(
+    store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when anything is not done (stale, failed, "
+                                                        "incomplete, missing): for cron and CI.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Table of scene x stage: done / stale / incomplete / missing / failed, with each group's time."""
+    from geopurify.pipeline.selection import select_scenes
+    from geopurify.workflows.status import not_done, status_as_dict, store_status, student_state
 
     cfg = _config(config, set, store=store)
     if not cfg.store:
@@ -429,10 +532,28 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
     # judge with the given config only when the user gave one; else each group's own
     given = config is not None or bool(set) or Path("geopurify.toml").is_file()
     table = store_status(cfg.store, cfg if given else None)
+    student = student_state(cfg.store, table, cfg if given else None)
+    if scenes:
+        table = {s: table[s] for s in select_scenes(list(scenes), list(table), cfg.store)}
+    if as_json:
+        _print_json(status_as_dict(cfg.store, table, student))
+    else:
+        _print_status(cfg.store, table, student)
+    if check:
+        problems = not_done(table, student)
+        for line in problems:
+            err_console.print(f"not done: {line}", highlight=False, soft_wrap=True)
+        if problems:
+            raise typer.Exit(1)
+
+
+def _print_status(store: str, table, student) -> None:
+    from rich.table import Table
+
     colours = {STATE_DONE: "green", STATE_STALE: "yellow", STATE_INCOMPLETE: "red", STATE_FAILED: "red",
-               STATE_MISSING: "dim"}
+               STATE_MISSING: "dim", STATE_NOT_NEEDED: "dim"}
     commands = list(next(iter(table.values())).keys()) if table else []
-    view = Table(title=f"{cfg.store}")
+    view = Table(title=f"{store}")
     view.add_column("scene")
     for c in commands:
         view.add_column(c)
@@ -442,14 +563,13 @@ def status(store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None)
         for c in commands:
             cell = row[c]
             t = f" {cell.seconds:.1f}s" if cell.seconds is not None else ""
-            cells.append(f"[{colours[cell.state]}]{cell.state}[/]{t}")
+            cells.append(f"[{colours.get(cell.state, 'red')}]{cell.state}[/]{t}")
             if cell.note:
                 notes.append(f"{scene_id}/{c}: {cell.note}")
         view.add_row(scene_id, *cells)
     console.print(view)
-    student = student_state(cfg.store, table, cfg if given else None)
     t = f" {student.seconds:.0f}s" if student.seconds is not None else ""
-    console.print(f"student (models/student): [{colours[student.state]}]{student.state}[/]{t}"
+    console.print(f"student ({model_group()}): [{colours.get(student.state, 'red')}]{student.state}[/]{t}"
                   + (f" ({student.note})" if student.note else ""), highlight=False)
     for note in notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)
@@ -459,10 +579,10 @@ def main() -> None:
     try:
         app()
     except GeopurifyError as exc:  # raised while parsing, before a command's own guard
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:  # a read-only folder, a full disk, an unreachable scheduler
-        err_console.print(f"error: {_os_error_line(exc)}", highlight=False, soft_wrap=True)
+        err_console.print(f"error: {_os_error_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

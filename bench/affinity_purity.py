@@ -1,4 +1,4 @@
-"""Affinity purity: how well a feature's similarity predicts "same object" (design.md section 4).
+"""Affinity purity: how well a feature's similarity predicts "same object" (design.md section 4.4).
 
 For each labelled anchor point: take the labelled points within ``radius`` of it, rank them by cosine
 similarity of features to the anchor, keep the ``k`` most similar and count the share with the anchor's

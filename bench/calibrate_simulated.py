@@ -1,4 +1,4 @@
-"""Calibrate and check the simulated 2D source's presets (design.md section 3).
+"""Calibrate and check the simulated 2D source's presets (design.md section 3.5).
 
 Target: lift-only mIoU (protocol scannet19, the fuse stage's default fusion = consensus top-3, mean
 over seeds 0-2) on ScanNet scene0000_00 of 50 +/- 3 for each preset.

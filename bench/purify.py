@@ -9,7 +9,7 @@ times vary from run to run):
 
 (a) ``direct``: the published formula as written. A = the k-nearest-voxel affinity softmax as a
     scipy CSR matrix; X = the 518-channel voxel means [fused (512) | rgb / 255 (3) | normal (3)]
-    (the student's input, design.md 5); X <- A X applied ``steps`` times in float64; label = argmax
+    (the student's input, design.md section 5.1); X <- A X applied ``steps`` times in float64; label = argmax
     of the cosine of the fused channels (the first D) against the text embeddings.
 (b) ``full``: pooling.pool_full: the D fused channels only (A acts channel by channel, so the
     rgb/normal channels never touch the fused ones), float64.

@@ -67,6 +67,8 @@ STATE_INCOMPLETE = "incomplete"
 STATE_MISSING = "missing"
 STATE_FAILED = FAILED
 """The last try failed (the run log says why)."""
+STATE_NOT_NEEDED = "not needed"
+"""A training scene's purify: training scenes are fused and taught, never purified."""
 
 # ---- affinities (``purify.affinity``) ---------------------------------------------------------
 AFFINITY_STUDENT = STUDENT

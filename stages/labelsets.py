@@ -1,4 +1,4 @@
-"""Label sets: the class lists a scene is scored on and labelled with (design.md section 7).
+"""Label sets: the class lists a scene is scored on and labelled with (design.md section 7.1).
 
 A label set names its classes by ids of one label space (``pipeline.readers.label_ids``): NYU40
 ids for ScanNet-20 and Matterport-21, ScanNet category ids for ScanNet200, positions in

@@ -1,4 +1,4 @@
-"""Score: one confusion matrix over the evaluated scenes (design.md section 7).
+"""Score: one confusion matrix over the evaluated scenes (design.md section 7.2).
 
 Predictions and ground truth are ids of a label space (NYU40 ids for ScanNet-20, ScanNet category
 ids for ScanNet200, ...); both are mapped to the protocol's class list with
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geopurify.pipeline.choices import Protocol
+from geopurify.pipeline.config import CHECKED
 from geopurify.pipeline.errors import ConfigError, StoreError
 from geopurify.pipeline.vocabulary import (
     FEAT, FUSED, LABEL, LABEL_PREFIX, POINTS, PURIFIED, PURIFIED_PREFIX, scene_group,
@@ -24,7 +26,9 @@ from geopurify.pipeline.vocabulary import (
 
 @dataclass
 class ScoreConfig:
-    protocol: str = "scannet19"
+    __pydantic_config__ = CHECKED
+
+    protocol: Protocol = "scannet19"
     """``scannet20`` (OpenScene), ``scannet19`` (GeoPurify, without otherfurniture), ``scannet200``,
     ``matterport21``, ``matterport40``, ``matterport80`` or ``matterport160``; its label space must
     be the vocabulary's (``fuse.vocab``)."""

@@ -1,4 +1,4 @@
-"""Both fusion modes against hand-computed values, and the unseen-point fill (design.md 3.3-3.4)."""
+"""Both fusion modes against hand-computed values, and the unseen-point fill (design.md section 3.3-3.4)."""
 
 from __future__ import annotations
 

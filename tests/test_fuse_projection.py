@@ -1,4 +1,4 @@
-"""Projection and visibility on a tiny hand-made scene (design.md 3.1-3.2)."""
+"""Projection and visibility on a tiny hand-made scene (design.md section 3.1-3.2)."""
 
 from __future__ import annotations
 

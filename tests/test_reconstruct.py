@@ -130,7 +130,7 @@ def test_reconstruct_none_refuses_naming_the_setting(capture, tmp_path):
     assert store.group(scene_group(SCENE, POINTS)) is None
 
 
-@pytest.mark.parametrize("key, value, words", [("reconstruct", "mesh", "ingest.reconstruct 'mesh'"),
+@pytest.mark.parametrize("key, value, words", [("reconstruct", "mesh", "ingest.reconstruct = 'mesh'"),
                                                ("voxel_size", 0.0, "ingest.voxel_size"),
                                                ("sdf_trunc", 0.01, "ingest.sdf_trunc"),
                                                ("frame_stride", 0, "ingest.frame_stride")])

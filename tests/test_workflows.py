@@ -19,7 +19,7 @@ from geopurify.workflows.report import write_report
 from geopurify.workflows.run_all import run_all
 from geopurify.workflows.status import store_status, student_state
 
-from workflow_fixtures import small_config, write_scenes
+from workflow_fixtures import small_config, small_overrides, write_scenes
 
 
 def arrays(store_path) -> dict:
@@ -101,3 +101,34 @@ def test_local_cluster_gives_the_same_stores_as_threads(finished_run, tmp_path):
     assert set(a) == set(b)
     for key in a:
         assert np.array_equal(a[key], b[key]), key
+
+
+@pytest.mark.slow
+def test_cli_check_and_json_on_a_finished_run(finished_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from geopurify.cli import app
+
+    def invoke(*args):
+        return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+
+    tmp, cfg, _ = finished_run
+    sets = [a for o in small_overrides(tmp, tmp / "data") for a in ("--set", o)]
+    status = invoke("status", *sets, "--check", "--json")
+    assert status.exit_code == 0, status.output
+    table = json.loads(status.stdout)["scene_states"]
+    assert table["wf_eval"]["purify"]["state"] == "done"
+    assert table["wf_train0"]["purify"]["state"] == "not needed"  # training scenes are never purified
+    assert invoke("status", *sets, "--set", "fuse.border=4", "--check").exit_code == 1
+    again = invoke("-q", "all", *sets, "--json")
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout)
+    assert summary["counts"] == {"done": 0, "skipped": len(summary["outcomes"]), "failed": 0}
+    assert summary["stores"] == [cfg.store]
+    chosen = invoke("select", "--store", cfg.store, "--k", "1", "--json")
+    assert chosen.exit_code == 0, chosen.output
+    assert len(json.loads(chosen.stdout)) == 1
+    query = invoke("query", "chair", "--scene", "wf_eval", "--of", "fused", "--store", cfg.store,
+                   "--out", tmp_path / "q.ply", "--json")
+    assert query.exit_code == 0, query.output
+    assert [p["prompt"] for p in json.loads(query.stdout)["prompts"]] == ["chair"]

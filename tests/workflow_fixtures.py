@@ -17,8 +17,9 @@ def write_scenes(root: Path) -> None:
             generate_scene(root, scene_id, seed=seed, num_frames=6)
 
 
-def small_config(tmp: Path, data: Path, store: str = "s.zarr", **sections) -> RunConfig:
-    overrides = [
+def small_overrides(tmp: Path, data: Path, store: str = "s.zarr") -> list[str]:
+    """The small run as ``--set`` overrides (what ``small_config`` reads; the CLI tests pass them)."""
+    return [
         f"store={str(tmp / store)!r}",
         "dataset.kind='scannet'", f"dataset.root={str(data)!r}", "dataset.scenes=['wf_eval']",
         "train_dataset.kind='scannet'", f"train_dataset.root={str(data)!r}",
@@ -27,7 +28,10 @@ def small_config(tmp: Path, data: Path, store: str = "s.zarr", **sections) -> Ru
         "distill.epochs=2", "distill.width=16", "distill.anchors=512",
         "evaluation.seeds=[0]", "evaluation.affinities=['student', 'geometric', 'oracle']",
     ]
-    cfg = load_run_config(None, overrides, search_cwd=False)
+
+
+def small_config(tmp: Path, data: Path, store: str = "s.zarr", **sections) -> RunConfig:
+    cfg = load_run_config(None, small_overrides(tmp, data, store), search_cwd=False)
     for name, changes in sections.items():
         cfg = dataclasses.replace(cfg, **{name: dataclasses.replace(getattr(cfg, name), **changes)})
     return cfg

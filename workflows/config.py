@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from geopurify.pipeline import config as cfgmod
-from geopurify.pipeline.config import NOT_FINGERPRINTED
+from geopurify.pipeline.choices import Affinity, Scheduler, choices
+from geopurify.pipeline.config import CHECKED, NOT_FINGERPRINTED, Ge, Int, MinLen, OptionalText, Text
 from geopurify.pipeline.readers.base import DatasetConfig
 from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import DistillConfig
@@ -19,25 +23,46 @@ from geopurify.stages.teacher.config import TeacherConfig
 DEFAULT_CONFIG_FILE = "geopurify.toml"
 
 
+def _scheduler(name: str) -> str:
+    if name not in choices(Scheduler) and not (name.startswith("tcp://") and len(name) > len("tcp://")):
+        raise ValueError("one of " + ", ".join(choices(Scheduler)) + " or tcp://host:port")
+    return name
+
+
+def _distinct(items: list) -> list:
+    if len(set(items)) != len(items):
+        raise ValueError("no item listed twice")
+    return items
+
+
 @dataclass
 class RunOptions:
-    scheduler: str = "threads"
+    __pydantic_config__ = CHECKED
+
+    scheduler: Annotated[Text, AfterValidator(_scheduler),
+                         Field(json_schema_extra={"pattern": "^(threads|processes|local-cluster|tcp://.+)$"})] = "threads"
     """``threads``, ``processes``, ``local-cluster`` or ``tcp://host:port``."""
-    workers: int = 2
+    workers: Annotated[Int, Ge(1)] = 2
+    """Dask workers (threads or processes) of the local schedulers."""
 
 
 @dataclass
 class EvaluationConfig:
-    seeds: list[int] = field(default_factory=lambda: [0])
+    __pydantic_config__ = CHECKED
+
+    seeds: Annotated[list[Int], AfterValidator(_distinct)] = field(default_factory=lambda: [0])
     """Simulator seeds of the evaluation scenes; the first is the run's own, each further one gets
     an evaluation store beside the main one (``<store>.seed<k>``), sharing the trained student."""
-    affinities: list[str] = field(default_factory=lambda: [AFFINITY_STUDENT, "geometric", "oracle"])
+    affinities: Annotated[list[Affinity], MinLen(1), AfterValidator(_distinct)] = field(
+        default_factory=lambda: [AFFINITY_STUDENT, "geometric", "oracle"])
     """Affinity sources the report compares (``oracle`` only where labels exist)."""
 
 
 @dataclass
 class RunConfig:
-    store: str = field(default="", metadata=NOT_FINGERPRINTED)
+    __pydantic_config__ = CHECKED
+
+    store: OptionalText = field(default="", metadata=NOT_FINGERPRINTED)
     """Path (or URL) of the run store."""
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     """The evaluation scenes (purified and scored)."""
@@ -55,23 +80,49 @@ class RunConfig:
 
 def load_run_config(config_file: str | Path | None = None, overrides: list[str] = (),
                     search_cwd: bool = True) -> RunConfig:
-    """Defaults, then the TOML file (``--config`` or ``./geopurify.toml``), then ``--set`` overrides.
-    Relative paths in a config file are taken relative to the file's folder."""
+    """Defaults, then the TOML file (``--config`` or ``./geopurify.toml``), then ``--set`` overrides,
+    every value checked as it is read (one-line ConfigError naming the key). Relative paths in a
+    config file are taken relative to the file's folder."""
     cfg = RunConfig()
     if config_file is None and search_cwd and Path(DEFAULT_CONFIG_FILE).is_file():
         config_file = DEFAULT_CONFIG_FILE
     if config_file is not None:
         cfg = config_from_toml(config_file, Path(config_file).resolve().parent)
+    data: dict = {}
     for item in overrides:
-        cfg = cfgmod.merge(cfg, cfgmod.parse_override(item))
-    return cfg
+        data = cfgmod.deep_merge(data, cfgmod.parse_override(item))
+    return cfgmod.merge(cfg, data) if data else cfg
 
 
 def config_from_toml(path: str | Path, base: Path) -> RunConfig:
-    """A run config from a TOML file whose relative paths are taken from ``base``."""
+    """A run config from a TOML file whose relative paths are taken from ``base``; a bad value is
+    refused naming the file and the key."""
+    from geopurify.pipeline.errors import ConfigError
+
     data = cfgmod.load_toml(path)
     _resolve_paths(data, base)
-    return cfgmod.merge(RunConfig(), data)
+    try:
+        return cfgmod.merge(RunConfig(), data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def run_config_toml(cfg: RunConfig) -> str:
+    """The resolved config as TOML (``geopurify-run config``). Relative paths (from ``--set`` or
+    ``--store``, taken from the working folder) are written absolute, so the file reads back as the
+    same config wherever it is saved."""
+    import dataclasses
+
+    data = dataclasses.asdict(cfg)
+    _resolve_paths(data, Path.cwd())
+    return cfgmod.to_toml(data)
+
+
+def run_config_schema() -> dict:
+    """The JSON schema of a run config file (``geopurify-run config --schema``), for editors."""
+    schema = cfgmod.json_schema(RunConfig)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
+            "title": "geopurify run config", "description": __doc__.strip()}
 
 
 # keys that hold filesystem paths, resolved against the config file's folder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from geopurify.pipeline.vocabulary import DONE, FAILED, SKIPPED
 from .config import RunConfig
 from .registry import GROUP_OF, scene_stage
 from .validate import validate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,6 +60,8 @@ def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, for
     cfg = dataclasses.replace(cfg, store=store_for_scheduler(cfg.store, cfg.run.scheduler))
     scene_ids = resolve_scenes(cfg, command, scenes)
     stage = scene_stage(command, cfg)
+    log.debug("%s: %d scene(s) into %s, scheduler %s with %d worker(s)", command, len(scene_ids),
+              cfg.store, cfg.run.scheduler, cfg.run.workers)
     Store(cfg.store)  # create (or check the format of) the store once, before any worker
     ctx = StageContext(cfg.store, cfg)
     console = console or Console(stderr=True)

@@ -12,7 +12,7 @@ from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
     AFFINITY_STUDENT, FAILED, FUSED, POINTS, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE,
-    STATE_MISSING, STATE_STALE, model_group, purified_group, scene_group,
+    STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE, model_group, purified_group, scene_group,
 )
 
 from geopurify.stages.purify.config import AFFINITIES
@@ -24,7 +24,8 @@ from .registry import GROUP_OF, UPSTREAM, scene_stage
 @dataclass
 class Cell:
     state: str
-    """``done``, ``stale``, ``incomplete``, ``missing`` or ``failed``."""
+    """``done``, ``stale``, ``incomplete``, ``missing``, ``failed``, or ``not needed`` (a training
+    scene's purify: training scenes are fused and taught, never purified)."""
     seconds: float | None = None
     note: str = ""
 
@@ -46,8 +47,7 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
         if failed is not None:
             return Cell(STATE_FAILED, note=failed.get("error", ""))
         return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
-    timings = attrs.get("timings", {})
-    seconds = round(sum(v for v in timings.values() if isinstance(v, (int, float))), 2)
+    seconds = group_seconds(attrs.get("timings", {}))
     note = _skipped_frames_note(attrs)
     # judge against the given config, or else the config the group was made with
     if cfg is None:
@@ -63,6 +63,21 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
     if expected != attrs.get("fingerprint"):
         return Cell(STATE_STALE, seconds, "inputs or config changed")
     return Cell(STATE_DONE, seconds, note)
+
+
+def group_seconds(timings: dict) -> float | None:
+    """A group's own wall time: compute plus write, else the stage's recorded total. Never the sum of
+    every entry: ``compute_s`` already contains the sub-timings (``read_s``, ``fusion_s``, ...)."""
+    def number(key):
+        value = timings.get(key)
+        return value if isinstance(value, (int, float)) else None
+
+    main = number("compute_s")
+    if main is None:
+        main = number("total_s")
+    if main is None:
+        return None
+    return round(main + (number("write_s") or 0.0), 2)
 
 
 def _with_affinity(cfg: RunConfig, affinity: str) -> RunConfig:
@@ -87,6 +102,7 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
     if "purify" in commands:
         columns += [("purify", a) for a in AFFINITIES if a != AFFINITY_STUDENT
                     and any(store.group(scene_group(s, purified_group(a))) is not None for s in scene_ids)]
+    training = set(store.attrs(model_group()).get("inputs", {}))
     table: dict[str, dict[str, Cell]] = {}
     for scene_id in scene_ids + logged:
         row: dict[str, Cell] = {}
@@ -96,6 +112,8 @@ def store_status(store_path: str, cfg: RunConfig | None = None,
             if cell.state == STATE_DONE and stale_up:
                 cell = Cell(STATE_STALE, cell.seconds, "; ".join(
                     n for n in (f"upstream {stale_up[0]} is not done", cell.note) if n))
+            if command == "purify" and cell.state == STATE_MISSING and scene_id in training:
+                cell = Cell(STATE_NOT_NEEDED, note="")
             row[column_name(command, affinity)] = cell
         table[scene_id] = row
     return table
@@ -130,3 +148,22 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
         if cfgmod.fingerprinted_dict(trained) != cfgmod.fingerprinted_dict(cfg.distill):
             return Cell(STATE_STALE, seconds, "distill settings changed")
     return Cell(STATE_DONE, seconds)
+
+
+def not_done(table: dict[str, dict[str, Cell]], student: Cell) -> list[str]:
+    """``scene/column: state`` for every cell (and the student) that is neither done nor not needed:
+    what ``status --check`` fails on (stale, failed, incomplete, missing, or any other state)."""
+    lines = [f"{scene}/{column}: {cell.state}" for scene, row in table.items()
+             for column, cell in row.items() if cell.state not in (STATE_DONE, STATE_NOT_NEEDED)]
+    if student.state != STATE_DONE:
+        lines.append(f"student: {student.state}")
+    return lines
+
+
+def status_as_dict(store_path: str, table: dict[str, dict[str, Cell]], student: Cell) -> dict:
+    """The status as plain data (``status --json``): scene -> column -> state, seconds, note, and the
+    student's cell."""
+    return {"store": store_path,
+            "scene_states": {scene: {column: dataclasses.asdict(cell) for column, cell in row.items()}
+                             for scene, row in table.items()},
+            "student_state": dataclasses.asdict(student)}

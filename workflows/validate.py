@@ -1,20 +1,25 @@
-"""One check of the run config before any stage runs: every stage's settings, ``evaluation.*``
-and the paths the run will read, so a bad value fails in seconds, naming its key, with nothing
-written."""
+"""One check of the run config before any stage runs, so a bad value fails in seconds, naming its
+key, with nothing written.
+
+Where each rule lives: a rule about one value (its type, range or choices) is declared with its
+field in the config dataclasses and checked by pydantic as the config is read, and again here by
+``check_values`` for configs built in code (``dataclasses.replace`` checks nothing). This module
+keeps what one value cannot tell: settings that must agree with each other (the stages'
+``check_config``), the folders and files the run will read (a checkpoint that is a folder, a
+dataset root that does not exist), and the notes worth saying once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.readers import get_reader
-from geopurify.pipeline.schedule import check_scheduler
 from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import check as check_distill
 from geopurify.stages.fuse.stage import check_config as check_fuse
 from geopurify.stages.ingest.config import check_config as check_ingest
 from geopurify.stages.labelsets import protocol_ids
-from geopurify.stages.purify.config import AFFINITIES
 from geopurify.stages.purify.stage import check_config as check_purify
 from geopurify.stages.teacher.stage import check_config as check_teacher
 
@@ -34,20 +39,18 @@ COMMAND_CHECKS = {
 def validate(cfg: RunConfig, command: str) -> list[str]:
     """Raise a one-line ConfigError / InputError for the first bad setting ``command`` depends on;
     return notes worth saying once (``evaluation.*`` replacing a stage's own key)."""
+    check_values(cfg)  # every value, by its declaration
     if not cfg.store:
         raise ConfigError("no store: pass --store or set store in the config")
-    check_scheduler(cfg.run.scheduler)
-    if cfg.run.workers is not None and cfg.run.workers < 1:
-        raise ConfigError(f"run.workers = {cfg.run.workers}: expected >= 1")
     parts = COMMAND_CHECKS[command]
-    # values first (a typo is named before a missing folder), then the paths the run reads
+    # settings that must agree first (a typo is named before a missing folder), then the paths
     checks = {"dataset": lambda: (check_ingest(cfg.ingest), get_reader(cfg.dataset.kind) if cfg.dataset.kind else None),
               "fuse": lambda: check_fuse(cfg.fuse), "teacher": lambda: check_teacher(cfg.teacher),
               "distill": lambda: check_distill(cfg.distill), "purify": lambda: check_purify(cfg.purify),
               "score": lambda: protocol_ids(cfg.score.protocol), "evaluation": lambda: None}
     for part in parts:
         checks[part]()
-    notes = _check_evaluation(cfg) if "evaluation" in parts else []
+    notes = _evaluation_notes(cfg) if "evaluation" in parts else []
     if "dataset" in parts:
         _check_dataset(cfg.dataset, "dataset")
         if command == "all" and cfg.train_dataset.kind:
@@ -85,6 +88,9 @@ def _check_fuse_paths(cfg: RunConfig) -> None:
         looks_like_path = ckpt.startswith("local-dir:") or "/" in ckpt or Path(ckpt).suffix
         if looks_like_path and not Path(local).exists():
             raise InputError(local, "fuse.openclip.checkpoint: not found")
+        if not ckpt.startswith("local-dir:") and Path(ckpt).is_dir():
+            raise InputError(ckpt, "fuse.openclip.checkpoint: a folder, expected a weights file "
+                                   "(local-dir:<folder> for an open_clip model folder)")
 
 
 def _check_teacher_paths(cfg: RunConfig, pretrain_allowed: bool) -> None:
@@ -95,6 +101,8 @@ def _check_teacher_paths(cfg: RunConfig, pretrain_allowed: bool) -> None:
         raise ConfigError(f"teacher.kind = {teacher.kind!r} needs teacher.checkpoint (--checkpoint FILE)")
     if Path(teacher.checkpoint).is_file():
         return
+    if Path(teacher.checkpoint).is_dir():
+        raise InputError(teacher.checkpoint, "teacher.checkpoint: a folder, expected a checkpoint file")
     if pretrain_allowed and teacher.kind == "ssl" and teacher.pretrain_geometry:
         for source in teacher.pretrain_geometry:  # `all` will pretrain it from these
             if not Path(source).exists():
@@ -103,17 +111,8 @@ def _check_teacher_paths(cfg: RunConfig, pretrain_allowed: bool) -> None:
     raise InputError(teacher.checkpoint, "teacher.checkpoint: file not found")
 
 
-def _check_evaluation(cfg: RunConfig) -> list[str]:
-    ev = cfg.evaluation
-    if not ev.affinities:
-        raise ConfigError("evaluation.affinities is empty: expected some of " + ", ".join(AFFINITIES))
-    for affinity in ev.affinities:
-        if affinity not in AFFINITIES:
-            raise ConfigError(f"evaluation.affinities: {affinity!r} is not one of {', '.join(AFFINITIES)}")
-    if len(set(ev.affinities)) != len(ev.affinities):
-        raise ConfigError("evaluation.affinities: an affinity is listed twice")
-    if len(set(ev.seeds)) != len(ev.seeds):
-        raise ConfigError("evaluation.seeds: a seed is listed twice")
+def _evaluation_notes(cfg: RunConfig) -> list[str]:
+    ev = cfg.evaluation  # its values (known, distinct affinities and seeds) are declared in config.py
     notes = []
     if cfg.purify.affinity != AFFINITY_STUDENT:
         notes.append(f"evaluation.affinities = {ev.affinities} replaces purify.affinity "

@@ -4,30 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
-from ..config import NOT_FINGERPRINTED
+from ..choices import DatasetKind, OpenSceneLabels, PlyLabels
+from ..config import CHECKED, NOT_FINGERPRINTED, OptionalText, Text
 from ..scene import Scene
 
 
 @dataclass
 class DatasetConfig:
-    kind: str = "scannet"
+    __pydantic_config__ = CHECKED
+
+    kind: Literal[DatasetKind, ""] = "scannet"
     """Reader: ``scannet`` (also the synthetic scenes), ``generic``, ``pointcloud``, ``pointcept``
-    or ``openscene`` (docs/generic-layout.md)."""
-    root: str = field(default="", metadata=NOT_FINGERPRINTED)
+    or ``openscene`` (docs/generic-layout.md); empty: no dataset (``train_dataset`` only)."""
+    root: OptionalText = field(default="", metadata=NOT_FINGERPRINTED)
     """Folder holding one entry per scene. A moved dataset is the same data, so not fingerprinted."""
-    scenes: list[str] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
+    scenes: list[Text] = field(default_factory=list, metadata=NOT_FINGERPRINTED)
     """Scene names, globs or ``@file`` lists to process when ``--scenes`` is not given."""
-    ply_labels: str = field(default="nyu40", metadata=NOT_FINGERPRINTED)
+    ply_labels: PlyLabels = field(default="nyu40", metadata=NOT_FINGERPRINTED)
     """``pointcloud`` reader: what the vertex property ``label`` holds: ``nyu40`` (NYU40 ids) or
     ``scannet200`` (ScanNet category ids, as in ScanNet's ScanNet200 meshes). Fingerprinted through
     the reader when not the default."""
-    openscene_labels: str = field(default="scannet20", metadata=NOT_FINGERPRINTED)
+    openscene_labels: OpenSceneLabels = field(default="scannet20", metadata=NOT_FINGERPRINTED)
     """``openscene`` reader: the class list its labels index (``scannet20``, ``matterport21``,
     ``matterport40|80|160``). It enters the ingest fingerprint through the reader, for openscene
     scenes only, so other datasets' fingerprints do not depend on it."""
-    openscene_frames: str = field(default="", metadata=NOT_FINGERPRINTED)
+    openscene_frames: OptionalText = field(default="", metadata=NOT_FINGERPRINTED)
     """``openscene`` reader, optional: OpenScene's ScanNet 2D export (``intrinsics.txt`` and
     ``<scene>/color|depth|pose``), giving the scans their frames. Its files are fingerprinted."""
 

@@ -1,4 +1,4 @@
-"""InfoNCE on the student's embeddings over the teacher-mined pairs (design.md section 5).
+"""InfoNCE on the student's embeddings over the teacher-mined pairs (design.md section 5.3).
 
 For anchor a with positive p and negatives n_1..n_K (embeddings L2-normalised, temperature t):
 

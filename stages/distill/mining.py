@@ -1,4 +1,4 @@
-"""Positives and negatives for the student's contrastive loss, chosen by the teacher (design.md 5).
+"""Positives and negatives for the student's contrastive loss, chosen by the teacher (design.md section 5.3).
 
 For each anchor point a (teacher features L2-normalised, similarity = cosine):
 - positive: the most teacher-similar other point (``paper``), or the most teacher-similar point

@@ -1,4 +1,4 @@
-"""The student: a sparse-conv network from voxel inputs to L2-normalised embeddings (design.md 5).
+"""The student: a sparse-conv network from voxel inputs to L2-normalised embeddings (design.md section 5.2).
 
 Shape (both presets): a 3x3x3 submanifold conv to ``width`` channels, ``blocks`` residual blocks of
 two 3x3x3 convs at ``width``, a 1x1x1 conv (a per-voxel linear layer) to ``out_dim``, then L2

@@ -1,4 +1,4 @@
-"""Train the student over the training scenes (design.md section 5): one scene per step.
+"""Train the student over the training scenes (design.md section 5.4): one scene per step.
 
 ``distill()`` does the whole job: check the training scenes (refusing missing or stale fused/teacher
 groups, by name), skip if ``models/student`` is already done for this config and these scenes, else

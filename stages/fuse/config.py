@@ -3,35 +3,54 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from geopurify.pipeline.config import NOT_FINGERPRINTED
+from pydantic import AfterValidator
+
+from geopurify.pipeline.choices import FuseSource, FusionMode, TextEncoder, Vocabulary
+from geopurify.pipeline.config import (CHECKED, NOT_FINGERPRINTED, Bool, Device, Float, Ge, Gt, Int,
+                                       MinLen, OptionalText, Share, Text)
 from geopurify.stages.fuse.sources.simulated_config import SimulatedConfig
+
+
+def _has_slot(template: str) -> str:
+    if "{}" not in template:
+        raise ValueError("a template containing '{}' (where the class name goes)")
+    return template
+
+
+Template = Annotated[Text, AfterValidator(_has_slot)]
+"""A prompt template: ``{}`` is replaced by each class name."""
 
 
 @dataclass
 class OpenClipConfig:
-    model: str = "ViT-B-16"
+    __pydantic_config__ = CHECKED
+
+    model: Text = "ViT-B-16"
     """open_clip architecture name (a built-in config, or one registered with open_clip)."""
-    checkpoint: str = ""
+    checkpoint: OptionalText = ""
     """Weights: a checkpoint file, ``local-dir:<folder>`` (open_clip_config.json + weights), a
     pretrained tag open_clip knows (needs its cache or the network), or ``random`` (random init:
     tests and speed benchmarks only). Empty is an error, never a silent random init. The content
     hash of a file or folder is part of the fingerprint."""
-    image_size: int = 320
+    image_size: Annotated[Int, Ge(1)] = 320
     """Long side (px) the colour image is resized to before the ViT; the short side keeps the aspect
     ratio; both are rounded to multiples of the patch size (ScanNet 648x484 -> 320x240, a 20x15
     patch grid). The positional embedding is interpolated when the grid differs from the model's."""
-    templates: list[str] = field(default_factory=lambda: ["a {} in a scene"])
+    templates: Annotated[list[Template], MinLen(1)] = field(default_factory=lambda: ["a {} in a scene"])
     """Prompt templates; with several, each class embedding is the normalised mean over them."""
-    normalize: bool = True
+    normalize: Bool = True
     """L2-normalise each patch feature before fusion."""
-    device: str = field(default="cpu", metadata=NOT_FINGERPRINTED)
+    device: Device = field(default="cpu", metadata=NOT_FINGERPRINTED)
     """Torch device of the encoders (``cpu``, ``cuda``, ``cuda:1``)."""
 
 
 @dataclass
 class OpenSceneConfig:
-    dir: str = field(default="", metadata=NOT_FINGERPRINTED)
+    __pydantic_config__ = CHECKED
+
+    dir: OptionalText = field(default="", metadata=NOT_FINGERPRINTED)
     """``openscene`` source: folder of OpenScene's fused features ``<scene>_<k>.pt`` (OpenSeg or
     LSeg). The vocabulary is embedded by ``fuse.openclip``'s text tower, which must be the CLIP the
     features were made for: ``ViT-L-14-336`` for OpenSeg, ``ViT-B-32`` for LSeg, weights from a
@@ -40,49 +59,51 @@ class OpenSceneConfig:
 
 @dataclass
 class FuseConfig:
-    source: str = "openclip"
+    __pydantic_config__ = CHECKED
+
+    source: FuseSource = "openclip"
     """2D feature source: ``openclip`` (the default: needs ``openclip.checkpoint``), ``precomputed``,
     ``openscene`` (per-point features fused by OpenScene), or ``simulated`` (a benchmark that
     renders the ground truth into the views; only when named)."""
-    frame_stride: int = 1
+    frame_stride: Annotated[Int, Ge(1)] = 1
     """Use every k-th frame."""
-    depth_tolerance: float = 0.05
+    depth_tolerance: Annotated[Float, Gt(0)] = 0.05
     """Visible if |z - d| <= depth_tolerance * d (OpenScene used 0.25)."""
-    border: int = 10
+    border: Annotated[Int, Ge(0)] = 10
     """Pixels at the image border that count as outside."""
-    use_depth: bool = True
+    use_depth: Bool = True
     """Depth-test visibility when frames have depth; False (or frames without depth): frustum only."""
-    mode: str = "consensus"
+    mode: FusionMode = "consensus"
     """Fusion across views: ``mean`` or ``consensus``."""
-    topk: int = 3
+    topk: Annotated[Int, Ge(1)] = 3
     """Views kept per point in consensus mode."""
-    logit_scale: float = 100.0
+    logit_scale: Annotated[Float, Gt(0)] = 100.0
     """Scale s of the per-view logits s * cos(f_v, t_c) in consensus mode (CLIP's is 100)."""
-    max_unreadable_frames: float = field(default=0.1, metadata=NOT_FINGERPRINTED)
+    max_unreadable_frames: Annotated[Float, Share] = field(default=0.1, metadata=NOT_FINGERPRINTED)
     """Share of a scene's frames that may be unreadable (skipped, counted in the fused group's
     ``skipped_frames``); more fails the scene, naming the first bad file."""
-    fill_unseen: bool = True
+    fill_unseen: Bool = True
     """Points no view sees copy the feature of the nearest seen point (``seen`` stays 0)."""
-    vocab: str = "scannet20"
+    vocab: Vocabulary = "scannet20"
     """Vocabulary whose text embeddings drive consensus and scoring."""
-    text_encoder: str = "auto"
+    text_encoder: TextEncoder = "auto"
     """``openclip`` (the openclip model's text tower), ``hashed`` (deterministic pseudo-embeddings,
     benchmark only) or ``auto``: hashed for the simulated source, openclip otherwise."""
-    hashed_dim: int = 512
+    hashed_dim: Annotated[Int, Ge(1)] = 512
     """Width D of the hashed text embeddings."""
     openclip: OpenClipConfig = field(default_factory=OpenClipConfig)
     """The openclip image source and text encoder."""
     simulated: SimulatedConfig = field(default_factory=SimulatedConfig)
     """The simulated source (benchmark only)."""
-    precomputed_dir: str = field(default="", metadata=NOT_FINGERPRINTED)
+    precomputed_dir: OptionalText = field(default="", metadata=NOT_FINGERPRINTED)
     """``precomputed`` source: folder with ``<scene>/<frame>.npy`` feature maps (h, w, D). Their
     sizes and times are fingerprinted per scene, not the folder's location."""
     openscene: OpenSceneConfig = field(default_factory=OpenSceneConfig, metadata=NOT_FINGERPRINTED)
     """The openscene source; what changes its features (the files) enters the fingerprint through
     the source's per-scene identity."""
-    batch_frames: int = field(default=8, metadata=NOT_FINGERPRINTED)
+    batch_frames: Annotated[Int, Ge(1)] = field(default=8, metadata=NOT_FINGERPRINTED)
     """Frames encoded per batch by the 2D model."""
-    cache_dir: str = field(default="", metadata=NOT_FINGERPRINTED)
+    cache_dir: OptionalText = field(default="", metadata=NOT_FINGERPRINTED)
     """Folder for the temporary per-scene feature-map cache of consensus mode (default: the system
     temporary folder); removed when the scene is done."""
 

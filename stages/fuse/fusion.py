@@ -1,4 +1,4 @@
-"""Fusing the views of each point into one feature (design.md 3.3-3.4), streaming over frames.
+"""Fusing the views of each point into one feature (design.md section 3.3-3.4), streaming over frames.
 
 Both fusers take one view at a time (``add_view``: the visible points, the frame's feature map and
 the points' positions on it) and never hold more than one feature map in memory.

@@ -1,4 +1,4 @@
-"""Which points a frame sees, and where they fall on its feature map (design.md 3.1-3.2).
+"""Which points a frame sees, and where they fall on its feature map (design.md section 3.1-3.2).
 
 The one camera transform and depth test of the package: the fuse stage uses them in float32, the
 simulator's renderer (``render.py``) in float64.

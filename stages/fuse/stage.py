@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import digest, files_fingerprint
 from geopurify.pipeline.readers import dataset_root, read_scene, scene_dataset, source_files
@@ -33,8 +34,7 @@ from geopurify.pipeline.vocabulary import FEAT, FUSED, POINTS, SEEN, TEXT, XYZ, 
 from .config import FuseConfig
 from .fusion import fill_unseen, make_fusion, seen_counts
 from .projection import feature_positions, frustum_points, to_camera, visible_points
-from .sources import SOURCES, make_source
-from .sources.simulated_config import resolve_simulated
+from .sources import make_source
 from .text import prepare_text, require_current_text
 
 log = logging.getLogger(__name__)
@@ -42,29 +42,14 @@ MAX_WARNINGS = 20
 
 
 def check_config(cfg: FuseConfig) -> None:
-    if cfg.frame_stride < 1:
-        raise ConfigError(f"fuse.frame_stride = {cfg.frame_stride}: expected >= 1")
-    if cfg.border < 0:
-        raise ConfigError(f"fuse.border = {cfg.border}: expected >= 0")
-    if cfg.depth_tolerance <= 0:
-        raise ConfigError(f"fuse.depth_tolerance = {cfg.depth_tolerance}: expected > 0")
-    if cfg.batch_frames < 1:
-        raise ConfigError(f"fuse.batch_frames = {cfg.batch_frames}: expected >= 1")
-    if cfg.mode not in ("mean", "consensus"):
-        raise ConfigError(f"fuse.mode {cfg.mode!r}: expected mean or consensus")
-    if cfg.topk < 1:
-        raise ConfigError(f"fuse.topk = {cfg.topk}: expected >= 1")
-    if not 0.0 <= cfg.max_unreadable_frames <= 1.0:
-        raise ConfigError(f"fuse.max_unreadable_frames = {cfg.max_unreadable_frames}: expected a share in [0, 1]")
-    if cfg.source not in SOURCES:
-        raise ConfigError(f"fuse.source {cfg.source!r}: expected one of {', '.join(SOURCES)}")
+    """One-line ConfigError for a bad value (each checked by its declaration in config.py) or for
+    settings that cannot work together, before any work is done."""
+    check_values(cfg, "fuse.")
     if cfg.text_encoder_kind() == "openclip" and not cfg.openclip.checkpoint:
         needs = "fuse.source = 'openclip'" if cfg.source == "openclip" else "the openclip text encoder"
         raise ConfigError(f"{needs} needs open_clip weights: pass --checkpoint FILE (or set "
                           "fuse.openclip.checkpoint: a file, local-dir:<folder> or a pretrained tag), "
                           "or choose another 2D source with --source precomputed | simulated")
-    if cfg.source == "simulated":
-        resolve_simulated(cfg.simulated)  # an unknown preset or a bad noise value, named
 
 
 def read_color(frame: Frame) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The voxel graph of purify: k nearest voxels and affinity-softmax weights (design.md section 6).
+"""The voxel graph of purify: k nearest voxels and affinity-softmax weights (design.md section 6.1).
 
 Every voxel v pools from its k nearest voxels u (itself excluded) with weights
 

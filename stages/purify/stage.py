@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError, StoreError
 from geopurify.pipeline.geometry import voxel_mean, voxelize
 from geopurify.pipeline.points import stored_rgb
@@ -43,13 +44,8 @@ WITHOUT_COLOR = {"geometric": "colour term left out", AFFINITY_STUDENT: "zeros f
 
 
 def check_config(cfg: PurifyConfig) -> None:
-    if cfg.affinity not in AFFINITIES:
-        raise ConfigError(f"purify.affinity {cfg.affinity!r}: expected one of {', '.join(AFFINITIES)}")
-    for key in ("k", "voxel_size", "temperature", "geo_position_scale", "geo_normal_scale", "geo_color_scale"):
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"purify.{key} = {getattr(cfg, key)}: expected > 0")
-    if cfg.steps < 0 or cfg.score_rank < 0 or cfg.student_position_scale < 0:
-        raise ConfigError("purify.steps, purify.score_rank and purify.student_position_scale must be >= 0")
+    """One-line ConfigError for a bad value (each checked by its declaration in config.py)."""
+    check_values(cfg, "purify.")
 
 
 def read_scene_points(store: Store, scene_id: str, with_label: bool) -> ScenePoints:

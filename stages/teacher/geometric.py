@@ -1,4 +1,4 @@
-"""The ``geometric`` teacher: training-free per-point descriptors (design.md section 4).
+"""The ``geometric`` teacher: training-free per-point descriptors (design.md section 4.3).
 
 Computed on the 2 cm voxel grid (voxel means of xyz, colour and normal) and mapped back to every
 point, like the ``ssl`` teacher. Blocks, each normalised so that its weight says how much it counts

@@ -1,4 +1,4 @@
-"""The ``ssl`` teacher network: a sparse-convolution U-Net on the 2 cm grid (design.md section 4).
+"""The ``ssl`` teacher network: a sparse-convolution U-Net on the 2 cm grid (design.md section 4.2).
 
 Input: the occupied 2 cm voxels (their grid positions are the sparse tensor's structure, so xyz shapes
 every convolution) with 7 channels per voxel, the means of its points: height above the scan's

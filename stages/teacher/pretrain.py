@@ -1,4 +1,4 @@
-"""Self-supervised pretraining of the ``ssl`` teacher on unlabelled scans (design.md section 4).
+"""Self-supervised pretraining of the ``ssl`` teacher on unlabelled scans (design.md section 4.2).
 
 Recipe (PointContrast / masked-scene-contrast family, grouped by segments):
 - Each step takes one scan and draws two views of it (``augment.make_view``): square xy crops around

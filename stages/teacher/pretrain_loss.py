@@ -1,4 +1,4 @@
-"""The pretraining loss: point-to-segment InfoNCE across two views of a scan (design.md section 4).
+"""The pretraining loss: point-to-segment InfoNCE across two views of a scan (design.md section 4.2).
 
 Points present in both views are matched through their index in the scan, at most one pair per
 voxel of either view (two points of one voxel share a feature, so they could not be told apart).

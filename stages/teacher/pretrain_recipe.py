@@ -47,7 +47,7 @@ class PretrainRecipe:
 
 
 PRESETS: dict[str, PretrainRecipe] = {
-    # sized for a 2-core CPU (see the README's measured section for its run time)
+    # sized for a 2-core CPU (see the README's Results section for its run time)
     "cpu": PretrainRecipe(),
     # real hardware: wider and deeper, whole rooms, longer
     "large": PretrainRecipe(

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from geopurify.pipeline.choices import TeacherKind, choices
+from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import cached_content_hash
 from geopurify.pipeline.points import stored_rgb, zeros_for_absent
@@ -20,9 +22,7 @@ from geopurify.pipeline.vocabulary import FEAT, NORMAL, POINTS, TEACHER, XYZ, sc
 
 from .config import MISSING_COLOR, MISSING_NORMAL, TeacherConfig
 
-KINDS = ("ssl", "geometric", "ptv3")
-MISSING = (MISSING_COLOR, MISSING_NORMAL)
-"""What ``teacher.ptv3_missing`` may list."""
+KINDS = choices(TeacherKind)
 
 _lock = threading.Lock()
 _models: dict[tuple, object] = {}
@@ -82,18 +82,7 @@ def without_colour(cfg: TeacherConfig) -> str:
 
 def check_config(cfg: TeacherConfig) -> None:
     """One-line ConfigError for settings no teacher can run with (before any work is done)."""
-    if cfg.kind not in KINDS:
-        raise ConfigError(f"teacher.kind {cfg.kind!r}: expected one of {', '.join(KINDS)}")
-    if len(cfg.geometric_weights) != 5:
-        raise ConfigError("teacher.geometric_weights: expected 5 numbers (position, normal, "
-                          "curvature, shape, colour)")
-    if cfg.ssl_position_weight < 0:
-        raise ConfigError(f"teacher.ssl_position_weight = {cfg.ssl_position_weight}: expected >= 0")
-    for entry in cfg.ptv3_missing:
-        if entry not in MISSING:
-            raise ConfigError(f"teacher.ptv3_missing: {entry!r} is not one of {', '.join(MISSING)}")
-    if cfg.kind == "ptv3" and cfg.ptv3_levels < 0:
-        raise ConfigError(f"teacher.ptv3_levels = {cfg.ptv3_levels}: expected >= 0")
+    check_values(cfg, "teacher.")  # each value, by its declaration in config.py
     if cfg.kind == "ptv3" and not cfg.checkpoint:
         raise ConfigError("teacher.kind = 'ptv3' needs teacher.checkpoint (a Sonata or Concerto .pth "
                           "file, see README)")

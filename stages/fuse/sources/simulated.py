@@ -1,6 +1,6 @@
 """The simulated 2D source: ground-truth labels rendered into each view, degraded as a VLM errs.
 
-A benchmark tool for machines without real 2D weights (design.md section 3), never the default.
+A benchmark tool for machines without real 2D weights (design.md section 3.5), never the default.
 Per view: the labelled points are rendered at ``render_factor`` x the coarse grid (depth-tested
 against the frame's depth like the fuse stage's visibility, then splatted with a z-buffer, gaps taking
 the nearest label; without depth, the z-buffer alone with wider discs); then, drawn afresh in every view, whole segments are swapped to confusable classes, unlabelled

@@ -1,7 +1,8 @@
-"""Settings of the simulated 2D source (design.md section 3) and its presets. Import-light.
+"""Settings of the simulated 2D source (design.md section 3.5) and its presets. Import-light.
 
 Every noise parameter defaults to ``None``, meaning "the preset's value"; a value set in the config
-file or with ``--set fuse.simulated.<key>=...`` overrides the preset for that key only.
+file or with ``--set fuse.simulated.<key>=...`` overrides the preset for that key only, and
+``--set fuse.simulated.<key>=null`` gives it back to the preset.
 ``resolve_simulated`` gives the fully specified config the source runs with (and records).
 """
 
@@ -9,47 +10,51 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Annotated
 
-from geopurify.pipeline.errors import ConfigError
+from geopurify.pipeline.choices import SimulatedPreset
+from geopurify.pipeline.config import CHECKED, Float, Ge, Gt, Int, Share
 
 
 @dataclass
 class SimulatedConfig:
-    preset: str = "realistic"
+    __pydantic_config__ = CHECKED
+
+    preset: SimulatedPreset = "realistic"
     """``realistic`` (mixed errors), ``view-noise`` (mostly per-view blur and noise) or ``swaps``
     (mostly per-view segment swaps); each calibrated to lift-only mIoU ~50 on scene0000_00."""
-    seed: int = 0
+    seed: Int = 0
     """Seed of every random draw: the same seed gives bit-identical features."""
-    grid_width: int | None = None
+    grid_width: Annotated[Int, Ge(1)] | None = None
     """Columns of the coarse feature grid (rows follow the image's aspect); bilinear sampling of
     this grid bleeds labels across object boundaries."""
-    render_factor: int | None = None
+    render_factor: Annotated[Int, Ge(1)] | None = None
     """Labels are rendered at ``render_factor`` x the grid and averaged into the grid cells."""
-    splat_radius: float | None = None
+    splat_radius: Annotated[Float, Ge(0)] | None = None
     """World radius (m) of each point's splat when rendering labels; 0 = automatic: the median
     distance between neighbouring points when the points are first depth-tested against the frame's
     depth (remaining gaps take the nearest label), twice that for frames without depth."""
-    region_size: float | None = None
+    region_size: Annotated[Float, Gt(0)] | None = None
     """Edge (m) of the world cells over which view-consistent errors are decided."""
-    consistent_swap_prob: float | None = None
+    consistent_swap_prob: Annotated[Float, Share] | None = None
     """Probability that a (class, region) is seen as a confusable class in every view."""
-    consistent_hallucination_prob: float | None = None
+    consistent_hallucination_prob: Annotated[Float, Share] | None = None
     """Probability that points outside the vocabulary in a region are seen as a random vocabulary
     class in every view."""
-    view_swap_prob: float | None = None
+    view_swap_prob: Annotated[Float, Share] | None = None
     """Probability that a segment (connected same-class pixels) of one view is swapped."""
-    random_swap_share: float | None = None
+    random_swap_share: Annotated[Float, Share] | None = None
     """Share of swaps (both kinds) whose target is any other class rather than a confusable one;
     classes without a confusable partner are swapped only through this share."""
-    hallucination_prob: float | None = None
+    hallucination_prob: Annotated[Float, Share] | None = None
     """Probability that an unlabelled segment of one view (no point, or a class outside the
     vocabulary) is given a random vocabulary class."""
-    noise_std: float | None = None
+    noise_std: Annotated[Float, Ge(0)] | None = None
     """Per-view Gaussian feature noise per grid cell, along any direction, in units of the median
     distance between two class text embeddings (so it means the same for any text encoder)."""
-    virtual_views: int = 120
+    virtual_views: Annotated[Int, Ge(1)] = 120
     """Views rendered for a scan without frames (point clouds): cameras inside the room."""
-    virtual_width: int = 320
+    virtual_width: Annotated[Int, Ge(1)] = 320
     """Width (px) of a virtual view; its height is 3/4 of it."""
 
 
@@ -77,27 +82,11 @@ PRESETS: dict[str, dict] = {
 
 
 def resolve_simulated(cfg: SimulatedConfig) -> SimulatedConfig:
-    """A copy of ``cfg`` with every unset noise parameter taken from its preset, checked."""
-    if cfg.preset not in PRESETS:
-        raise ConfigError(f"fuse.simulated.preset {cfg.preset!r}: expected one of {', '.join(PRESETS)}")
+    """A copy of ``cfg`` with every unset noise parameter taken from its preset, checked (the
+    preset's values and the user's are checked by the field declarations above)."""
+    from geopurify.pipeline.config import check_values
+
+    cfg = check_values(cfg, "fuse.simulated.")
     values = {k: (PRESETS[cfg.preset][k] if getattr(cfg, k) is None else getattr(cfg, k))
               for k in NOISE_KEYS}
-    out = dataclasses.replace(cfg, **values)
-    _check(out)
-    return out
-
-
-def _check(cfg: SimulatedConfig) -> None:
-    for key in ("consistent_swap_prob", "consistent_hallucination_prob", "view_swap_prob",
-                "random_swap_share", "hallucination_prob"):
-        if not 0.0 <= getattr(cfg, key) <= 1.0:
-            raise ConfigError(f"fuse.simulated.{key} = {getattr(cfg, key)!r}: expected a probability in [0, 1]")
-    for key in ("grid_width", "render_factor", "virtual_views", "virtual_width"):
-        if getattr(cfg, key) < 1:
-            raise ConfigError(f"fuse.simulated.{key} = {getattr(cfg, key)!r}: expected a positive integer")
-    if cfg.region_size <= 0:
-        raise ConfigError(f"fuse.simulated.region_size = {cfg.region_size!r}: expected a positive length")
-    if cfg.splat_radius < 0:
-        raise ConfigError(f"fuse.simulated.splat_radius = {cfg.splat_radius!r}: expected >= 0 (0 = automatic)")
-    if cfg.noise_std < 0:
-        raise ConfigError(f"fuse.simulated.noise_std = {cfg.noise_std!r}: expected >= 0")
+    return check_values(dataclasses.replace(cfg, **values), "fuse.simulated.")

@@ -1,5 +1,5 @@
 """The ``ptv3`` teacher: an inference-only Point Transformer V3 (m2) encoder that loads the published
-Sonata and Concerto checkpoints strictly (design.md section 4; README, "The teacher checkpoint").
+Sonata and Concerto checkpoints strictly (design.md section 4.1; README, "The teacher checkpoint").
 
 The outside contract:
 - ``build(config) -> torch.nn.Module``: the encoder of a checkpoint's config, random weights,
