@@ -13,8 +13,8 @@ from rich.console import Console
 from geopurify.pipeline import choices
 from geopurify.pipeline.errors import GeopurifyError
 from geopurify.pipeline.vocabulary import (
-    DONE, FAILED, PURIFIED, SKIPPED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE,
-    model_group,
+    DONE, FAILED, PURIFIED, SKIPPED, STATE_DAMAGED, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE, STATE_MISSING,
+    STATE_NOT_NEEDED, STATE_STALE, model_group,
 )
 
 app = typer.Typer(help="GeoPurify: posed RGB-D scans -> open-vocabulary 3D semantic segmentation.",
@@ -130,6 +130,8 @@ def _run_scene_stage(command: str, cfg, scenes, force: bool) -> None:
     result = run_stage(command, cfg, scenes, force, console=_progress_console())
     for o in result.failed:
         err_console.print(f"[red]failed:[/red] {o.scene}: {o.error}", highlight=False, soft_wrap=True)
+    if result.log_error:
+        err_console.print(f"[yellow]warning:[/yellow] {result.log_error}", highlight=False, soft_wrap=True)
     console.print(result.summary(), highlight=False)
     if result.failed:
         raise typer.Exit(1)
@@ -272,7 +274,7 @@ def select(
     as_json: JsonOpt = False,
 ):
     """Choose K training scenes without labels (diversity of lift-only predictions and geometry)."""
-    from geopurify.stages.distill.select import select_scenes as choose
+    from geopurify.stages.distill.select import choose_training_scenes as choose
     from geopurify.workflows.run_stage import resolve_scenes
 
     cfg = _config(config, set, store=store)
@@ -380,6 +382,8 @@ def _run_all_and_report(cfg, force: bool, report_dir: Path | None):
 def _print_failures(result) -> None:
     for o in result.failed:
         err_console.print(f"[red]failed:[/red] {o.stage} {o.scene}: {o.error}", highlight=False, soft_wrap=True)
+    for line in getattr(result, "log_errors", []):
+        err_console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
 
 
 @app.command("all")
@@ -518,12 +522,12 @@ def show_config(
 @_guard
 def status(
     store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 when anything is not done (stale, failed, "
-                                                        "incomplete, missing): for cron and CI.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when anything is not done (stale, damaged, "
+                                                        "failed, incomplete, missing): for cron and CI.")] = False,
     as_json: JsonOpt = False,
 ):
-    """Table of scene x stage: done / stale / incomplete / missing / failed, with each group's time."""
-    from geopurify.pipeline.selection import select_scenes
+    """Table of scene x stage: done / stale / damaged / incomplete / missing / failed, with each group's time."""
+    from geopurify.pipeline.selection import match_scenes
     from geopurify.workflows.status import not_done, status_as_dict, store_status, student_state
 
     cfg = _config(config, set, store=store)
@@ -534,7 +538,7 @@ def status(
     table = store_status(cfg.store, cfg if given else None)
     student = student_state(cfg.store, table, cfg if given else None)
     if scenes:
-        table = {s: table[s] for s in select_scenes(list(scenes), list(table), cfg.store)}
+        table = {s: table[s] for s in match_scenes(list(scenes), list(table), cfg.store)}
     if as_json:
         _print_json(status_as_dict(cfg.store, table, student))
     else:
@@ -551,7 +555,7 @@ def _print_status(store: str, table, student) -> None:
     from rich.table import Table
 
     colours = {STATE_DONE: "green", STATE_STALE: "yellow", STATE_INCOMPLETE: "red", STATE_FAILED: "red",
-               STATE_MISSING: "dim", STATE_NOT_NEEDED: "dim"}
+               STATE_MISSING: "dim", STATE_NOT_NEEDED: "dim", STATE_DAMAGED: "red"}
     commands = list(next(iter(table.values())).keys()) if table else []
     view = Table(title=f"{store}")
     view.add_column("scene")
@@ -573,6 +577,27 @@ def _print_status(store: str, table, student) -> None:
                   + (f" ({student.note})" if student.note else ""), highlight=False)
     for note in notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_guard
+def verify(store: StoreOpt = None, scenes: ScenesOpt = None, config: ConfigOpt = None, set: SetOpt = None):
+    """Read every chunk of every complete group; mark what fails as damaged (status shows it, the
+    next run recomputes it). Exits 1 when something is damaged."""
+    from rich.markup import escape
+
+    from geopurify.workflows.verify import verify_store
+
+    cfg = _config(config, set, store=store)
+    if not cfg.store:
+        _fail("no store: pass --store or set store in the config")
+    result = verify_store(cfg.store, scenes)
+    for f in result.damaged:
+        err_console.print(f"[red]damaged:[/red] {escape(f.reason)}" + (f" ({escape(f.marked)})" if f.marked else ""),
+                          highlight=False, soft_wrap=True)
+    console.print(result.summary(), highlight=False, soft_wrap=True)
+    if result.damaged:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -164,13 +164,13 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from geopurify.pipeline.selection import select_scenes
+    from geopurify.pipeline.selection import match_scenes
     from geopurify.pipeline.store import Store
 
     console = Console(width=150)
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     store = Store(args.store, create=False)
-    args.train_scenes = select_scenes(args.train_scenes, store.scene_ids(), args.store)
+    args.train_scenes = match_scenes(args.train_scenes, store.scene_ids(), args.store)
     if args.eval_scene in args.train_scenes:
         raise SystemExit(f"{args.eval_scene} is among the training scenes: the purity would not be held out")
     largest = max(args.train_scenes, key=lambda s: store.group(scene_group(s, POINTS))[XYZ].shape[0])

@@ -67,11 +67,11 @@ def tuning_arguments(doc: str) -> argparse.ArgumentParser:
 
 def training_inputs(args, console):
     """The store, its chosen training scenes (never the evaluation scene) and their pooling inputs."""
-    from geopurify.pipeline.selection import select_scenes
+    from geopurify.pipeline.selection import match_scenes
     from geopurify.pipeline.store import Store
 
     store = Store(args.store, create=False)
-    scenes = select_scenes(args.scenes, store.scene_ids(), args.store)
+    scenes = match_scenes(args.scenes, store.scene_ids(), args.store)
     if args.eval_scene in scenes:
         raise SystemExit(f"{args.eval_scene} is among the tuning scenes")
     t0 = time.perf_counter()

@@ -31,6 +31,12 @@ def knn(reference: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, n
     return dist.astype(np.float32), idx.astype(np.int64)
 
 
+def median_spacing(xyz: np.ndarray) -> float:
+    """Median distance from a point to its nearest neighbour (m), over every point; 0 for fewer
+    than two. Fuse sizes its splats with it; plots size their discs with ``drawing_spacing``."""
+    return float(np.median(knn(xyz, xyz, 2)[0][:, 1])) if len(xyz) > 1 else 0.0
+
+
 def voxelize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
     """Integer grid coordinates of the occupied voxels (V,3) int32, sorted lexicographically so the
     order is deterministic, and each point's voxel index (N,) int64."""

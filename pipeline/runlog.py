@@ -47,6 +47,17 @@ def append(store_path: str, outcomes: list[Outcome], run: str) -> None:
         fh.write("".join(lines).encode())
 
 
+def try_append(store_path: str, outcomes: list[Outcome], run: str) -> str:
+    """``append``, but a log that cannot be written (a read-only or full store) is returned as one
+    line instead of raised, so each outcome keeps its own reason and a run with nothing to do
+    still succeeds; the caller prints the line."""
+    try:
+        append(store_path, outcomes, run)
+    except OSError as exc:
+        return f"run log not written: {exc.filename or log_path(store_path)}: {exc.strerror or exc}"
+    return ""
+
+
 def _save_traceback(store_path: str, run: str, o: Outcome, text: str) -> Path:
     folder = logs_dir(store_path) / TRACEBACKS
     folder.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ def expand_patterns(patterns: list[str]) -> list[str]:
     return out
 
 
-def select_scenes(patterns: list[str], available: list[str], where: str) -> list[str]:
+def match_scenes(patterns: list[str], available: list[str], where: str) -> list[str]:
     """Scene ids matching the patterns, in sorted order; an unmatched pattern is an error."""
     if not patterns:
         raise ConfigError("no scenes given: pass --scenes or set dataset.scenes in the config")

@@ -13,7 +13,7 @@ from .config import fingerprinted_dict, to_dict
 from .errors import GeopurifyError
 from .fingerprint import stage_fingerprint
 from .store import Store
-from .vocabulary import DONE, FAILED, SKIPPED, scene_group
+from .vocabulary import DONE, FAILED, GROUP_COMMAND, SKIPPED, scene_group
 
 
 @dataclass
@@ -51,16 +51,38 @@ class StageOutput:
 
 
 class SceneStage:
-    """A stage that turns input groups of one scene into ``scenes/<id>/<name>/``."""
+    """A stage that turns input groups of one scene into ``scenes/<id>/<name>/``.
+
+    ``reads`` is the stage graph: the registry, ``all`` and ``status`` derive each command's
+    upstream from it, and ``input_fingerprints`` records the fingerprints of exactly those groups
+    (``upstream_fingerprints``) besides whatever else the stage reads (files, text, a model)."""
 
     name: str = ""
+    """The group it writes (a ``vocabulary`` group name)."""
     version: int = 1
     sections: tuple[str, ...] = ()
     """Config sections (attributes of the run config) the stage depends on."""
+    reads: tuple[str, ...] = ()
+    """The groups of the same scene it reads (``vocabulary`` group names), in order."""
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "SceneStage":
+        """The stage a run config asks for (most stages take no argument; purify its affinity)."""
+        return cls()
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         """Fingerprints of everything the stage reads; raises if an input is missing."""
         raise NotImplementedError
+
+    def upstream_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
+        """The fingerprint of each group in ``reads``; a StoreError naming the group and the command
+        that makes it when one is missing or incomplete."""
+        out = {}
+        for group in self.reads:
+            attrs = ctx.store.require_done(scene_group(scene_id, group),
+                                           f"{GROUP_COMMAND.get(group, group)} ({group})")
+            out[group] = str(attrs.get("fingerprint"))
+        return out
 
     def compute(self, ctx: StageContext, scene_id: str) -> StageOutput:
         raise NotImplementedError

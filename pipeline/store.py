@@ -8,9 +8,16 @@ Layout::
     <store>/models/<name>/                trained weights as arrays + provenance attrs
     <store>/logs/                         run log and lock (plain files, outside the hierarchy)
 
-A group is *done* when its attrs say ``complete`` and its fingerprint equals the one the current
-inputs and config give. ``complete`` is cleared before a group is (re)written and set last, so a
-crash mid-write can never leave a group that claims to be complete.
+A group is *done* when its attrs say ``complete``, its fingerprint equals the one the current
+inputs and config give, and ``verify`` has not marked it ``damaged``. On a local store a group is
+(re)written whole in a staging folder and swapped in by rename under the group's lock
+(``pipeline/swap.py``), so a reader or a second writer never sees a mix of two runs and a crash
+leaves the previous group as it was. Remote stores (``://``, where no rename exists) rewrite in
+place: ``complete`` is cleared first and set last, so a crash leaves a group that is incomplete.
+
+Every array is checksummed and its chunks recorded when the group completes; every read goes
+through ``Store.read`` / ``Store.array`` (``pipeline/chunks.py``), so a flipped bit or a missing
+chunk file is one line naming the chunk and the command that rewrites it, never zeros.
 """
 
 from __future__ import annotations
@@ -24,15 +31,16 @@ from typing import Any
 import numpy as np
 import zarr
 
+from . import swap
+from .chunks import DAMAGED, WRITTEN, CheckedArray, create_array, repair_hint, undecodable_metadata
 from .errors import StoreError
+from .lock import group_lock
 from .vocabulary import (
-    LOGS, SCENES, STATE_DONE, STATE_INCOMPLETE, STATE_MISSING, STATE_STALE,
+    LOGS, SCENES, STATE_DAMAGED, STATE_DONE, STATE_INCOMPLETE, STATE_MISSING, STATE_STALE,
 )
 
 FORMAT_VERSION = 1
 POINT_CHUNK = 65536
-
-_COMPRESSOR = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
 
 
 def logs_dir(store_path: str | Path) -> Path:
@@ -151,39 +159,103 @@ class Store:
         if self.damaged_metadata(path):
             return False  # rewritten, ancestors repaired, by the next write
         a = self.attrs(path)
-        return bool(a.get("complete")) and a.get("fingerprint") == fingerprint
+        return bool(a.get("complete")) and a.get("fingerprint") == fingerprint and not a.get(DAMAGED)
 
     def state(self, path: str, fingerprint: str | None) -> str:
-        """``done`` / ``stale`` (complete, other fingerprint) / ``incomplete`` / ``missing``."""
+        """``done`` / ``stale`` (complete, other fingerprint) / ``damaged`` (``verify`` found a chunk
+        that does not decode or is missing) / ``incomplete`` / ``missing``."""
         a = self.attrs(path)
         if not a and self.group(path) is None:
             return STATE_MISSING
         if not a.get("complete"):
             return STATE_INCOMPLETE
+        if a.get(DAMAGED):
+            return STATE_DAMAGED
         if fingerprint is not None and a.get("fingerprint") != fingerprint:
             return STATE_STALE
         return STATE_DONE
 
     def require_done(self, path: str, what: str) -> dict:
-        """Attrs of an upstream group that must be complete; a clear error otherwise."""
+        """Attrs of an upstream group that must be complete and undamaged; a clear error otherwise."""
         a = self.attrs(path)
         if not a.get("complete"):
             raise StoreError(f"{self.path}/{path}: {what} is missing or incomplete; run it first")
+        if a.get(DAMAGED):
+            raise StoreError(f"{what} was marked damaged by verify: {a[DAMAGED]}")
         return a
 
-    def read(self, path: str, name: str) -> np.ndarray:
-        g = self.group(path)
-        if g is None or name not in g:
+    def array(self, path: str, name: str) -> CheckedArray:
+        """A stored array to read from (whole or in slices): a missing or undecodable chunk, or an
+        array whose metadata does not decode, fails in one line naming the file."""
+        try:
+            g = self.group(path)
+        except ValueError as exc:
+            raise undecodable_metadata(self.path, str(Path(path).parent), Path(path).name, exc) from None
+        if g is None:
             raise StoreError(f"{self.path}/{path}/{name}: array not found")
-        return g[name][...]
+        try:
+            node = g[name]
+        except KeyError:
+            raise StoreError(f"{self.path}/{path}/{name}: array not found") from None
+        except OSError:
+            raise
+        except Exception as exc:  # zarr's metadata errors for a cut-short or overwritten zarr.json
+            raise undecodable_metadata(self.path, path, name, exc) from None
+        if not isinstance(node, zarr.Array):
+            raise StoreError(f"{self.path}/{path}/{name}: array not found")
+        return CheckedArray(self.path, path, name, node, g.attrs.get(WRITTEN, {}).get(name))
+
+    def read(self, path: str, name: str) -> np.ndarray:
+        """A whole stored array; the one way to read one (see ``array``)."""
+        return self.array(path, name).read()
+
+    def array_names(self, path: str) -> list[str]:
+        """The arrays a group holds (from the folder's listing; none when the group is missing)."""
+        g = self.group(path)
+        return sorted(g.array_keys()) if g is not None else []
+
+    def mark_damaged(self, path: str, reason: str, finished_at: str | None = None) -> bool:
+        """Record ``reason`` in a group's attrs (arrays untouched): it is no longer done, and the next
+        run of its stage recomputes it. ``finished_at``: only if the group is still the one that was
+        read (not rewritten meanwhile). Returns whether it was marked."""
+        with group_lock(self.path, path):
+            g = self.group(path)
+            if g is None or (finished_at is not None and g.attrs.get("finished_at") != finished_at):
+                return False
+            g.attrs.update({DAMAGED: reason})
+            return True
 
     def write_group(self, path: str, arrays: dict[str, np.ndarray], attrs: dict[str, Any],
                     chunk_rows: int = POINT_CHUNK) -> None:
-        """(Re)write a group: clear ``complete``, replace the arrays, then set attrs, ``complete``
-        last. Everything is computed before this is called, so a failure upstream never touches
-        the store."""
+        """(Re)write a group as a whole: arrays (checksummed, their chunks recorded), then attrs,
+        ``complete`` last. Local stores write a staging folder and swap it in under the group's
+        lock; remote ones rewrite in place with ``complete`` cleared first. Everything is computed
+        before this is called, so a failure upstream never touches the store."""
         started = time.perf_counter()
-        self._repair_ancestors(path)
+        if not _is_local(self.path):
+            return self._write_in_place(path, arrays, attrs, chunk_rows, started)
+        self.attrs(path)  # a group that cannot be read (permissions, I/O) is raised, never replaced blindly
+        swap.remove_abandoned(self.path)
+        staged = swap.new_staging_folder(self.path, path)
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            g = zarr.open_group(str(staged), mode="w", zarr_format=3)
+            self._fill(g, arrays, attrs, chunk_rows, started)
+            with group_lock(self.path, path):
+                self._repair_ancestors(path)
+                self._require_parent(path)
+                swap.swap_in(staged, Path(self.path) / path)
+        except OSError as exc:  # a full disk, a read-only store: named by the group, not the staging folder
+            shutil.rmtree(staged, ignore_errors=True)
+            raise OSError(exc.errno, f"cannot write the group ({exc.strerror or exc})",
+                          f"{self.path}/{path}") from exc
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+
+    def _write_in_place(self, path: str, arrays: dict[str, np.ndarray], attrs: dict[str, Any],
+                        chunk_rows: int, started: float) -> None:
+        """Remote stores: clear ``complete``, replace the arrays, set attrs, ``complete`` last."""
         if self.attrs(path).get("unreadable"):
             self._remove(path)
         g = self.root.require_group(path)
@@ -191,18 +263,31 @@ class Store:
         for name in list(g.array_keys()):
             if name not in arrays:
                 del g[name]
-        for name, data in arrays.items():
-            data = np.ascontiguousarray(data)
-            chunks = (min(chunk_rows, max(1, data.shape[0])),) + tuple(data.shape[1:]) if data.ndim else ()
-            arr = g.create_array(name, shape=data.shape, dtype=data.dtype, chunks=chunks or None,
-                                 compressors=_COMPRESSOR if data.ndim else None, overwrite=True)
-            arr[...] = data
-        final = dict(attrs)
+        self._fill(g, arrays, attrs, chunk_rows, started)
+
+    @staticmethod
+    def _fill(g: zarr.Group, arrays: dict[str, np.ndarray], attrs: dict[str, Any], chunk_rows: int,
+              started: float) -> None:
+        written = {name: create_array(g, name, np.ascontiguousarray(data), chunk_rows)
+                   for name, data in arrays.items()}
+        final = {k: v for k, v in attrs.items() if k != DAMAGED}
         final.setdefault("timings", {})
         final["timings"] = {**final["timings"], "write_s": round(time.perf_counter() - started, 3)}
         final["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        final[WRITTEN] = written
+        if g.attrs.get(DAMAGED):  # an in-place rewrite of a group verify marked
+            final[DAMAGED] = None
         g.attrs.update(final)
         g.attrs.update({"complete": True})  # written last, on its own
+
+    def _require_parent(self, path: str) -> None:
+        """The Zarr groups above ``path`` (``scenes/<id>``, ``text``, ``models``) exist."""
+        parent = str(Path(path).parent)
+        if parent not in ("", "."):
+            try:
+                self.root.require_group(parent)
+            except zarr.errors.ContainsGroupError:
+                pass  # another worker created it at the same moment
 
     def _repair_ancestors(self, path: str) -> None:
         """The folders above a group (``scenes/``, ``scenes/<id>/``) hold no attrs of their own: a

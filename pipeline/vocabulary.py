@@ -65,6 +65,8 @@ STATE_DONE = "done"
 STATE_STALE = "stale"
 STATE_INCOMPLETE = "incomplete"
 STATE_MISSING = "missing"
+STATE_DAMAGED = "damaged"
+"""Complete, but ``verify`` found a chunk that does not decode or is missing: recomputed by the next run."""
 STATE_FAILED = FAILED
 """The last try failed (the run log says why)."""
 STATE_NOT_NEEDED = "not needed"
@@ -77,6 +79,14 @@ AFFINITY_STUDENT = STUDENT
 # ---- commands and the groups they write ------------------------------------------------------
 COMMAND_GROUP = {"ingest": POINTS, "fuse": FUSED, "teacher": TEACHER, "purify": PURIFIED}
 """Per-scene command -> the group it writes (purify: the student's; see ``purified_group``)."""
+GROUP_COMMAND = {group: command for command, group in COMMAND_GROUP.items()}
+"""Per-scene group -> the command that writes it (for "run `fuse` first" messages)."""
+
+# ---- run-log names of the jobs that span many scenes (``all``) -------------------------------
+DISTILL_JOB = "distill_student"
+"""The student's distillation over the training scenes."""
+TEACHER_JOB = "teacher_checkpoint"
+"""The ``ssl`` teacher's pretraining, when its checkpoint does not exist yet."""
 
 
 # ---- what ``tests/test_vocabulary.py`` keeps out of every other module -------------------------
@@ -85,7 +95,8 @@ GROUPS = (POINTS, FUSED, TEACHER, PURIFIED, PURIFIED_PREFIX, STUDENT)
 ARRAYS = (XYZ, RGB, NORMAL, LABEL, LABEL_PREFIX, FEAT, SEEN, SCORE, EMBEDDINGS)
 OUTCOMES = (DONE, SKIPPED, FAILED)
 STATES = (STATE_DONE, STATE_STALE, STATE_INCOMPLETE, STATE_MISSING)
-NAMES = frozenset(FOLDERS + GROUPS + ARRAYS + OUTCOMES + STATES)
+JOBS = (DISTILL_JOB, TEACHER_JOB)
+NAMES = frozenset(FOLDERS + GROUPS + ARRAYS + OUTCOMES + STATES + JOBS)
 """Every string above: spelled as a literal anywhere else, it is a bug waiting for a rename."""
 
 

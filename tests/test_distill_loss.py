@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from geopurify.stages.distill.loss import distill_loss, info_nce
-from geopurify.stages.distill.mining import Mined, anchor_count, mine, spatial_neighbours, unit_rows
+from geopurify.pipeline.rows import unit_rows_tensor as unit_rows
+from geopurify.stages.distill.mining import Mined, anchor_count, mine, spatial_neighbours
 
 
 def test_info_nce_equals_hand_computation():

@@ -6,7 +6,7 @@ import pytest
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import EMBEDDINGS, FUSED, LABEL, NORMAL, XYZ, text_group
-from geopurify.stages.distill.select import farthest_first, geometry_summary, select_scenes
+from geopurify.stages.distill.select import farthest_first, geometry_summary, choose_training_scenes
 
 from distill_fixtures import synthetic_scene, write_scene
 
@@ -41,7 +41,7 @@ def test_selection_prefers_scenes_unlike_those_already_chosen(tmp_path, monkeypa
         return real_read(self, path, name)
 
     monkeypatch.setattr(Store, "read", no_labels)
-    rows = select_scenes(str(tmp_path / "s"), ["*"], 4)
+    rows = choose_training_scenes(str(tmp_path / "s"), ["*"], 4)
     chosen = [s for s, _ in rows]
     assert chosen[0] == "mixed"  # the most varied predictions start the set
     assert {"bedroom", "office"} <= set(chosen)
@@ -52,9 +52,9 @@ def test_selection_prefers_scenes_unlike_those_already_chosen(tmp_path, monkeypa
 
 def test_selection_is_deterministic_and_checks_k(tmp_path):
     _store(tmp_path, {"a": [0, 1], "b": [2, 3], "c": [4, 5]})
-    assert select_scenes(str(tmp_path / "s"), ["a", "b", "c"], 2) == select_scenes(str(tmp_path / "s"), ["*"], 2)
+    assert choose_training_scenes(str(tmp_path / "s"), ["a", "b", "c"], 2) == choose_training_scenes(str(tmp_path / "s"), ["*"], 2)
     with pytest.raises(StoreError, match="k = 4"):
-        select_scenes(str(tmp_path / "s"), ["*"], 4)
+        choose_training_scenes(str(tmp_path / "s"), ["*"], 4)
 
 
 def test_farthest_first_and_geometry_summary():

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from geopurify.pipeline.schedule import run_stage_over_scenes
+from geopurify.pipeline.swap import staging_dir
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.synthetic import generate_dataset, generate_scene, write_generic
 from geopurify.pipeline.ply import read_ply, write_ply
 from geopurify.pipeline.vocabulary import (
-    DONE, FACES, LABEL, NORMAL, POINTS, RGB, SKIPPED, STATE_INCOMPLETE, STATE_STALE, XYZ, scene_group,
+    DONE, FACES, LABEL, NORMAL, POINTS, RGB, SKIPPED, STATE_MISSING, STATE_STALE, XYZ, scene_group,
 )
 from geopurify.stages.ingest.stage import IngestStage
 from geopurify.workflows.config import RunConfig
@@ -188,7 +189,7 @@ print(run_scene(IngestStage(), StageContext(store, cfg), scene), flush=True)
 
 
 @pytest.mark.slow
-def test_sigkill_mid_write_leaves_an_incomplete_group_that_a_rerun_completes(data, tmp_path):
+def test_sigkill_mid_write_leaves_no_group_and_a_rerun_completes_and_clears_the_staging(data, tmp_path):
     store = tmp_path / "s.zarr"
     scene = SCENES[0]
     proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(store), str(data), scene],
@@ -213,9 +214,12 @@ def test_sigkill_mid_write_leaves_an_incomplete_group_that_a_rerun_completes(dat
     stage = IngestStage()
     ctx = StageContext(str(store), make_cfg(data))
     fp = stage.fingerprint(ctx, scene)
-    assert ctx.store.state(stage.group_path(scene), fp) == STATE_INCOMPLETE
+    # the group was being written in the staging folder: nothing was swapped in
+    assert ctx.store.state(stage.group_path(scene), fp) == STATE_MISSING
+    assert list(staging_dir(str(store)).iterdir())
     assert run_scene(stage, ctx, scene).status == DONE
     assert ctx.store.state(stage.group_path(scene), fp) == DONE
+    assert not list(staging_dir(str(store)).iterdir())  # the killed writer's folder is removed
 
     clean = StageContext(str(tmp_path / "clean.zarr"), make_cfg(data))
     assert run_scene(stage, clean, scene).status == DONE

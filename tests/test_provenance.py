@@ -15,7 +15,7 @@ from geopurify.pipeline.vocabulary import (
 )
 from geopurify.stages.fuse.config import FuseConfig, OpenClipConfig
 from geopurify.stages.fuse.sources.simulated_config import SimulatedConfig, resolve_simulated
-from geopurify.workflows.plots import disc_sizes, point_spacing
+from geopurify.workflows.plots import disc_sizes, drawing_spacing
 from geopurify.workflows.provenance import describe, method_names, result_groups, run_provenance
 
 
@@ -102,10 +102,10 @@ def test_a_retrained_student_is_not_claimed_for_an_older_result(tmp_path):
     assert prov["teacher"] == {"kind": "ssl", "checkpoint": "/m/teacher.pt", "checkpoint_fingerprint": "c0ffee"}
 
 
-def test_point_spacing_is_the_sampling_distance():
+def test_drawing_spacing_is_the_sampling_distance():
     g = np.stack(np.meshgrid(np.arange(50), np.arange(40), indexing="ij"), -1).reshape(-1, 2) * 0.05
     xyz = np.concatenate([g, np.zeros((len(g), 1))], axis=1)
-    assert abs(point_spacing(xyz) - 0.05) < 1e-9
+    assert abs(drawing_spacing(xyz) - 0.05) < 1e-9
 
 
 def test_discs_grow_where_the_scan_is_sparse():

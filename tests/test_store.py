@@ -7,7 +7,7 @@ import zarr
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import FORMAT_VERSION, Store
 from geopurify.pipeline.vocabulary import (
-    DONE, FEAT, FUSED, POINTS, STATE_INCOMPLETE, STATE_STALE, XYZ, scene_group,
+    DONE, FEAT, FUSED, POINTS, STATE_DONE, STATE_INCOMPLETE, STATE_STALE, XYZ, scene_group,
 )
 
 
@@ -24,7 +24,7 @@ def test_write_then_read_roundtrip_and_attrs(tmp_path):
     assert store.scene_ids() == ["a"]
 
 
-def test_rewrite_clears_complete_before_touching_arrays(tmp_path, monkeypatch):
+def test_a_failed_rewrite_leaves_the_previous_group_whole(tmp_path, monkeypatch):
     store = Store(tmp_path / "s.zarr")
     store.write_group(scene_group("a", FUSED), {FEAT: np.ones((5, 2), np.float16)}, {"fingerprint": "old"})
 
@@ -34,7 +34,9 @@ def test_rewrite_clears_complete_before_touching_arrays(tmp_path, monkeypatch):
     monkeypatch.setattr(zarr.Group, "create_array", boom)
     with pytest.raises(RuntimeError):
         store.write_group(scene_group("a", FUSED), {FEAT: np.zeros((5, 2), np.float16)}, {"fingerprint": "new"})
-    assert store.state(scene_group("a", FUSED), "old") == STATE_INCOMPLETE
+    assert store.state(scene_group("a", FUSED), "old") == STATE_DONE  # the new group was staged, never swapped in
+    assert np.array_equal(store.read(scene_group("a", FUSED), FEAT), np.ones((5, 2), np.float16))
+    assert not list((tmp_path / "s.zarr" / "logs" / "staging").iterdir())  # nothing left behind
 
 
 def test_incompatible_store_version_is_refused(tmp_path):

@@ -31,10 +31,9 @@ NOT_STORE_NAMES: dict[tuple[str, str, str], str] = {
     ("cli.py", "teacher", "teacher"): COMMAND,
     ("cli.py", "score", "score"): COMMAND,
     ("workflows/registry.py", "<module>", "teacher"): COMMAND,
-    ("workflows/run_all.py", "build_graph", "teacher"): COMMAND,
-    ("workflows/status.py", "student_state", "teacher"): COMMAND,
-    ("stages/distill/scenes.py", "<module>", "teacher"): COMMAND + ": the one that makes a missing group",
+    ("workflows/run_all.py", "build_run_graph", "teacher"): COMMAND,
     ("workflows/validate.py", "<module>", "teacher"): SECTION,
+    ("stages/teacher/stage.py", "TeacherStage", "teacher"): SECTION + ": the stage's settings",
     ("workflows/validate.py", "<module>", "score"): SECTION,
     ("workflows/validate.py", "validate", "teacher"): SECTION,
     ("workflows/validate.py", "validate", "score"): SECTION,
@@ -157,3 +156,4 @@ def test_the_vocabulary_names_are_distinct_where_they_must_be():
     assert vocabulary.purified_group("geometric") == "purified_geometric"
     assert vocabulary.model_group() == "models/student"
     assert vocabulary.text_group("scannet20") == "text/scannet20"
+    assert {vocabulary.COMMAND_GROUP[c]: c for c in vocabulary.COMMAND_GROUP} == vocabulary.GROUP_COMMAND

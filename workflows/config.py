@@ -14,6 +14,7 @@ from geopurify.pipeline.config import CHECKED, NOT_FINGERPRINTED, Ge, Int, MinLe
 from geopurify.pipeline.readers.base import DatasetConfig
 from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import DistillConfig
+from geopurify.stages.fuse.checkpoint import checkpoint_kind
 from geopurify.stages.fuse.config import FuseConfig
 from geopurify.stages.ingest.config import IngestConfig
 from geopurify.stages.purify.config import PurifyConfig
@@ -150,6 +151,6 @@ def _resolve(value, base: Path, may_be_tag: bool = False):
         return value
     if value.startswith("local-dir:"):
         return "local-dir:" + _resolve(value[len("local-dir:"):], base)
-    if may_be_tag and "/" not in value and not value.startswith(".") and not Path(value).suffix:
-        return value  # "random" or a pretrained tag
+    if may_be_tag and checkpoint_kind(value) in ("random", "tag"):
+        return value  # not a path (stages/fuse/checkpoint.py: the one rule)
     return str((base / value).resolve())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.store import Store
 from geopurify.stages.distill.scenes import current_fingerprints
 from geopurify.stages.distill.train import distill
@@ -18,7 +18,7 @@ def training_scenes(cfg: RunConfig, patterns: list[str] | None) -> list[str]:
     """``--train-scenes``, else ``distill.train_scenes``, else ``train_dataset.scenes``, among the
     scenes the store holds."""
     wanted = list(patterns or cfg.distill.train_scenes or cfg.train_dataset.scenes)
-    return select_scenes(wanted, Store(cfg.store, create=False).scene_ids(), cfg.store)
+    return match_scenes(wanted, Store(cfg.store, create=False).scene_ids(), cfg.store)
 
 
 def run_distill(cfg: RunConfig, patterns: list[str] | None, out: Path | None = None,

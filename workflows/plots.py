@@ -73,8 +73,10 @@ def iou_bars_png(methods: dict, order: list[str], class_points: dict[str, int], 
     return out
 
 
-def point_spacing(xyz: np.ndarray, sample: int = 20000) -> float:
-    """Median distance from a point to its nearest neighbour (m): the scan's sampling density."""
+def drawing_spacing(xyz: np.ndarray, sample: int = 20000) -> float:
+    """The scan's sampling distance for drawing (m): the median nearest-neighbour distance over a
+    fixed sample of points, never 0 (1 cm then). Not ``geometry.median_spacing``, which fuse uses:
+    that one is exact over every point (float32), this one cheap and only sizes plot discs."""
     from scipy.spatial import cKDTree
 
     if len(xyz) < 2:
@@ -91,7 +93,7 @@ def disc_sizes(xyz: np.ndarray, neighbours: int = 3) -> np.ndarray:
     (large mesh triangles on floors) then read as filled as dense ones."""
     from scipy.spatial import cKDTree
 
-    median = point_spacing(xyz)
+    median = drawing_spacing(xyz)
     if len(xyz) <= neighbours:
         return np.full(len(xyz), 1.5 * median)
     dist, _ = cKDTree(xyz).query(xyz, k=neighbours + 1)

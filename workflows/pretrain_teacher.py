@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from geopurify.pipeline.errors import ConfigError
-from geopurify.pipeline.selection import expand_patterns, select_scenes
+from geopurify.pipeline.selection import expand_patterns, match_scenes
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import SCENES
 from geopurify.stages.teacher.data import StoreScenes
@@ -53,5 +53,5 @@ def geometry_sources(geometry: list[str], scenes: list[str] | None) -> list[Path
     if len(geometry) != 1:
         raise ConfigError("--geometry: give one store, or PLY/scan folders, not a mix")
     available = Store(stores[0], create=False).scene_ids()
-    chosen = select_scenes(scenes, available, stores[0]) if scenes else available
+    chosen = match_scenes(scenes, available, stores[0]) if scenes else available
     return StoreScenes(stores[0], chosen)

@@ -22,16 +22,18 @@ from geopurify.pipeline.errors import ConfigError, GeopurifyError
 from geopurify.pipeline.lock import store_lock
 from geopurify.pipeline.readers import list_scenes
 from geopurify.pipeline.schedule import compute_graph, store_for_scheduler
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.stage import Outcome, StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    AFFINITY_STUDENT, DONE, FAILED, LABEL, POINTS, SKIPPED, TEXT, scene_group, text_group,
+    AFFINITY_STUDENT, DISTILL_JOB, DONE, FAILED, GROUP_COMMAND, LABEL, POINTS, SKIPPED, TEACHER_JOB, TEXT,
+    scene_group, text_group,
 )
+from geopurify.stages.distill.reads import READS as DISTILL_READS
 
 from .config import RunConfig
 from .joins import distill_student, teacher_checkpoint
-from .registry import scene_stage
+from .registry import STAGE_CLASSES, UPSTREAM, scene_stage, with_affinity
 from .validate import validate
 
 
@@ -42,6 +44,8 @@ class AllResult:
     """The main store, then one per further evaluation seed."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time per stage, summed over scenes."""
+    log_errors: list[str] = field(default_factory=list)
+    """Run-log writes that failed (a read-only or full store); the outcomes keep their own reasons."""
 
     @property
     def failed(self) -> list[Outcome]:
@@ -53,13 +57,28 @@ def seed_store_path(store: str, seed: int) -> str:
     return f"{base}.seed{seed}.zarr"
 
 
+def training_source(cfg: RunConfig):
+    """The dataset the training scenes are read from: ``train_dataset`` when it names one, else
+    ``dataset`` (then ``distill.train_scenes`` picks scenes of it that are not evaluated)."""
+    return cfg.train_dataset if cfg.train_dataset.kind else cfg.dataset
+
+
+def training_patterns(cfg: RunConfig) -> list[str]:
+    """The training scenes as ``distill`` reads them: ``distill.train_scenes``, else
+    ``train_dataset.scenes``; empty: no student is trained."""
+    if cfg.distill.train_scenes:
+        return list(cfg.distill.train_scenes)
+    return list(cfg.train_dataset.scenes) if cfg.train_dataset.kind else []
+
+
 def scene_lists(cfg: RunConfig) -> tuple[list[str], list[str]]:
     """Evaluation and training scene ids; they must not overlap (never train on what is scored)."""
-    eval_ids = select_scenes(cfg.dataset.scenes, list_scenes(cfg.dataset), cfg.dataset.root)
+    eval_ids = match_scenes(cfg.dataset.scenes, list_scenes(cfg.dataset), cfg.dataset.root)
     train_ids: list[str] = []
-    if cfg.train_dataset.kind:
-        train_ids = select_scenes(cfg.train_dataset.scenes, list_scenes(cfg.train_dataset),
-                                  cfg.train_dataset.root)
+    patterns = training_patterns(cfg)
+    if patterns:
+        source = training_source(cfg)
+        train_ids = match_scenes(patterns, list_scenes(source), source.root)
     overlap = sorted(set(eval_ids) & set(train_ids))
     if overlap:
         raise ConfigError(f"scene {overlap[0]} is both an evaluation and a training scene")
@@ -99,64 +118,67 @@ def _prepare(stage, ctx, scene_ids) -> Outcome:
     return Outcome("*", TEXT, SKIPPED if was_done else DONE, time.perf_counter() - started)
 
 
-def _run_join(job, cfg, *args) -> Outcome:
-    """Distill or teacher pretraining: one job over many scenes. Any failure is an outcome (with
-    its traceback when unexpected), so the per-scene work that does not need it still finishes."""
+def _run_join(name: str, job, cfg, *args) -> Outcome:
+    """Distill or teacher pretraining: one job over many scenes, logged as ``name``. Any failure is
+    an outcome (with its traceback when unexpected), so the per-scene work that does not need it
+    still finishes."""
     started = time.perf_counter()
     try:
         status = job(cfg, *args)
     except GeopurifyError as exc:
-        return Outcome("*", job.__name__, FAILED, time.perf_counter() - started, str(exc))
+        return Outcome("*", name, FAILED, time.perf_counter() - started, str(exc))
     except Exception as exc:  # a bug or an unforeseen input: recorded with its traceback
-        return Outcome("*", job.__name__, FAILED, time.perf_counter() - started,
+        return Outcome("*", name, FAILED, time.perf_counter() - started,
                        f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    return Outcome("*", job.__name__, status, time.perf_counter() - started)
+    return Outcome("*", name, status, time.perf_counter() - started)
 
 
-def build_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force: bool,
-                student_from: str | None = None) -> list:
-    """All nodes of one store's run, in an order fit for reporting."""
+PER_SCENE = tuple(c for c in STAGE_CLASSES if c != "purify")
+"""The commands ``all`` runs on every scene, evaluation and training alike (purify: evaluation
+scenes only, once per affinity)."""
+
+
+def build_run_graph(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force: bool,
+                    student_from: str | None = None) -> list:
+    """All nodes of one store's run, in an order fit for reporting. A scene's nodes wait for the
+    nodes of the groups their stage reads (``registry.UPSTREAM``); fuse also waits for the text
+    embeddings, teacher for its checkpoint, student pooling for the distilled student."""
     eval_ctx = StageContext(cfg.store, cfg)
-    train_ctx = StageContext(cfg.store, dataclasses.replace(cfg, dataset=cfg.train_dataset))
+    train_ctx = StageContext(cfg.store, dataclasses.replace(cfg, dataset=training_source(cfg)))
     ctx_of = {**{s: eval_ctx for s in eval_ids}, **{s: train_ctx for s in train_ids}}
-    ingest, fuse, teacher = scene_stage("ingest"), scene_stage("fuse"), scene_stage("teacher")
-    nodes = []
-    text = dask.delayed(_prepare, pure=False)(fuse, eval_ctx, eval_ids + train_ids)
-    teacher_ready = dask.delayed(_run_join, pure=False)(teacher_checkpoint, cfg)
-    nodes += [text, teacher_ready]
-    fused, taught = {}, {}
+    stages = {command: scene_stage(command, cfg) for command in PER_SCENE}
+    text = dask.delayed(_prepare, pure=False)(stages["fuse"], eval_ctx, eval_ids + train_ids)
+    teacher_ready = dask.delayed(_run_join, pure=False)(TEACHER_JOB, teacher_checkpoint, cfg)
+    run_level = {"fuse": [text], "teacher": [teacher_ready]}
+    nodes = [text, teacher_ready]
+    done: dict[str, dict] = {}  # scene -> command -> node
     for sid in eval_ids + train_ids:
-        ctx = ctx_of[sid]
-        ing = _node(run_scene, ingest, ctx, sid, force)
-        fused[sid] = _node(run_scene, fuse, ctx, sid, force, upstream=[ing, text])
-        taught[sid] = _node(run_scene, teacher, ctx, sid, force, upstream=[ing, teacher_ready])
-        nodes += [ing, fused[sid], taught[sid]]
+        done[sid] = {}
+        for command in PER_SCENE:
+            up = [done[sid][u] for u in UPSTREAM[command]] + run_level.get(command, [])
+            done[sid][command] = _node(run_scene, stages[command], ctx_of[sid], sid, force, upstream=up)
+            nodes.append(done[sid][command])
     student = None
     if student_from is None and train_ids:
+        distill_reads = [done[s][GROUP_COMMAND[g]] for s in train_ids for g in DISTILL_READS]
         student = dask.delayed(_run_join, pure=False)(
-            distill_student, cfg, train_ids, force,
-            dask.delayed(list)([fused[s] for s in train_ids] + [taught[s] for s in train_ids]))
+            DISTILL_JOB, distill_student, cfg, train_ids, force, dask.delayed(list)(distill_reads))
         nodes.append(student)
-    purified = []
     for affinity in cfg.evaluation.affinities:
-        if affinity == AFFINITY_STUDENT and student is None and student_from is None:
-            continue  # no training scenes: nothing to distill
-        purify = dataclasses.replace(cfg.purify, affinity=affinity)
-        if student_from:
-            purify = dataclasses.replace(purify, student=student_from)
-        stage_cfg = dataclasses.replace(cfg, purify=purify)
+        uses_student = affinity == AFFINITY_STUDENT
+        if uses_student and student is None and student_from is None:
+            continue  # no training scenes: nothing to distill (validate's notes say so)
+        purify_cfg = with_affinity(cfg, affinity, student_from)
+        stage, ctx = scene_stage("purify", purify_cfg), StageContext(cfg.store, purify_cfg)
         for sid in eval_ids:
-            up = [fused[sid], taught[sid]] + (
-                [student] if student is not None and affinity == AFFINITY_STUDENT else [])
-            node = _node(run_purify, StageContext(cfg.store, stage_cfg), sid, force, upstream=up)
-            purified.append(node)
-    nodes += purified
+            up = [done[sid][u] for u in UPSTREAM["purify"]] + (
+                [student] if uses_student and student is not None else [])
+            nodes.append(_node(run_purify, stage, ctx, sid, force, upstream=up))
     return nodes
 
 
-def run_purify(ctx: StageContext, scene_id: str, force: bool) -> Outcome:
-    """Purify one scene with ``ctx``'s affinity; the oracle is skipped where there are no labels."""
-    stage = scene_stage("purify", ctx.cfg)
+def run_purify(stage, ctx: StageContext, scene_id: str, force: bool) -> Outcome:
+    """Purify one scene with ``stage``'s affinity; the oracle is skipped where there are no labels."""
     points = ctx.store.group(scene_group(scene_id, POINTS))
     if stage.affinity == "oracle" and (points is None or LABEL not in points):
         return Outcome(scene_id, stage.name, SKIPPED, detail="no labels: no oracle")
@@ -195,9 +217,11 @@ def _run_seeds(cfg: RunConfig, eval_ids: list[str], train_ids: list[str], force:
             run_cfg = dataclasses.replace(_with_seed(cfg, seed), store=seed_store_path(cfg.store, seed))
             student_from, trains = cfg.store, []
         Store(run_cfg.store)
-        nodes = build_graph(run_cfg, eval_ids, trains, force, student_from)
+        nodes = build_run_graph(run_cfg, eval_ids, trains, force, student_from)
         outcomes = compute_graph(nodes, run_cfg.run.scheduler, run_cfg.run.workers, on_result)
-        runlog.append(run_cfg.store, outcomes, run_id)
+        log_error = runlog.try_append(run_cfg.store, outcomes, run_id)
+        if log_error:
+            result.log_errors.append(log_error)
         result.outcomes += outcomes
         result.stores.append(run_cfg.store)
         if any(o.status == FAILED for o in outcomes):
@@ -214,7 +238,7 @@ def _with_seed(cfg: RunConfig, seed: int) -> RunConfig:
 
 def count_nodes(cfg: RunConfig) -> int:
     eval_ids, train_ids = scene_lists(cfg)
-    return sum(len(build_graph(cfg, eval_ids, train_ids if i == 0 else [], False,
+    return sum(len(build_run_graph(cfg, eval_ids, train_ids if i == 0 else [], False,
                                None if i == 0 else cfg.store))
                for i, _ in enumerate(evaluation_seeds(cfg)))
 

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from geopurify.pipeline import runlog
 from geopurify.pipeline.readers import list_scenes
 from geopurify.pipeline.schedule import run_stage_over_scenes, store_for_scheduler
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.stage import Outcome, StageContext
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import DONE, FAILED, SKIPPED
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 class StageRun:
     command: str
     outcomes: list[Outcome]
+    log_error: str = ""
+    """Why the run log could not be written ('' when it was)."""
 
     @property
     def failed(self) -> list[Outcome]:
@@ -47,11 +49,11 @@ def resolve_scenes(cfg: RunConfig, command: str, patterns: list[str] | None) -> 
     patterns = list(patterns or cfg.dataset.scenes)
     if command == "ingest":
         available = list_scenes(cfg.dataset)
-        return select_scenes(patterns, available, cfg.dataset.root)
+        return match_scenes(patterns, available, cfg.dataset.root)
     available = Store(cfg.store, create=False).scene_ids()
     if not patterns:
         return available
-    return select_scenes(patterns, available, cfg.store)
+    return match_scenes(patterns, available, cfg.store)
 
 
 def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, force: bool = False,
@@ -79,8 +81,8 @@ def run_stage(command: str, cfg: RunConfig, scenes: list[str] | None = None, for
         except BaseException:
             bar.live.transient = True  # the error is the one line left on the terminal
             raise
-    runlog.append(cfg.store, outcomes, run_id or uuid.uuid4().hex[:8])
-    return StageRun(command, outcomes)
+    log_error = runlog.try_append(cfg.store, outcomes, run_id or uuid.uuid4().hex[:8])
+    return StageRun(command, outcomes, log_error)
 
 
 __all__ = ["GROUP_OF", "StageRun", "resolve_scenes", "run_stage"]

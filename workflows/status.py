@@ -7,25 +7,28 @@ from dataclasses import dataclass
 
 from geopurify.pipeline import config as cfgmod
 from geopurify.pipeline import runlog
+from geopurify.pipeline.chunks import DAMAGED, has_checksums
 from geopurify.pipeline.errors import GeopurifyError
+from geopurify.pipeline.readers import scene_source
 from geopurify.pipeline.stage import StageContext
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    AFFINITY_STUDENT, FAILED, FUSED, POINTS, STATE_DONE, STATE_FAILED, STATE_INCOMPLETE,
-    STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE, model_group, purified_group, scene_group,
+    AFFINITY_STUDENT, DISTILL_JOB, FAILED, GROUP_COMMAND, STATE_DAMAGED, STATE_DONE, STATE_FAILED,
+    STATE_INCOMPLETE, STATE_MISSING, STATE_NOT_NEEDED, STATE_STALE, model_group, purified_group,
+    scene_group,
 )
-
+from geopurify.stages.distill.reads import READS as DISTILL_READS
 from geopurify.stages.purify.config import AFFINITIES
 
 from .config import RunConfig
-from .registry import GROUP_OF, UPSTREAM, scene_stage
+from .registry import GROUP_OF, UPSTREAM, scene_stage, with_affinity
 
 
 @dataclass
 class Cell:
     state: str
-    """``done``, ``stale``, ``incomplete``, ``missing``, ``failed``, or ``not needed`` (a training
-    scene's purify: training scenes are fused and taught, never purified)."""
+    """``done``, ``stale``, ``damaged``, ``incomplete``, ``missing``, ``failed``, or ``not needed`` (a
+    training scene's purify: training scenes are fused and taught, never purified)."""
     seconds: float | None = None
     note: str = ""
 
@@ -36,7 +39,7 @@ def column_name(command: str, affinity: str = AFFINITY_STUDENT) -> str:
 
 def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str,
                 failures: dict, affinity: str = AFFINITY_STUDENT) -> Cell:
-    stage = scene_stage(command, _with_affinity(cfg or RunConfig(), affinity))
+    stage = scene_stage(command, with_affinity(cfg or RunConfig(), affinity))
     path = stage.group_path(scene_id)
     damaged = store.damaged_metadata(path)
     if damaged:
@@ -48,15 +51,16 @@ def stage_state(store: Store, cfg: RunConfig | None, command: str, scene_id: str
             return Cell(STATE_FAILED, note=failed.get("error", ""))
         return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
     seconds = group_seconds(attrs.get("timings", {}))
-    note = _skipped_frames_note(attrs)
+    if attrs.get(DAMAGED):
+        return Cell(STATE_DAMAGED, seconds, attrs[DAMAGED])  # names the chunk and the repair
+    note = "; ".join(n for n in (_skipped_frames_note(attrs), _checksum_note(attrs)) if n)
     # judge against the given config, or else the config the group was made with
-    if cfg is None:
-        run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
-    else:  # a scene's raw files stay where it was ingested from (eval or training dataset)
-        recorded = store.attrs(scene_group(scene_id, POINTS)).get("config", {}).get("dataset")
-        run_cfg = cfgmod.merge(_with_affinity(cfg, affinity), {"dataset": recorded}) if recorded else \
-            _with_affinity(cfg, affinity)
     try:
+        if cfg is None:
+            run_cfg = cfgmod.merge(RunConfig(), attrs.get("config", {}))
+        else:  # the scene's own dataset section (dataset or train_dataset), at the root given now
+            source = scene_source(store, scene_id, (cfg.dataset, cfg.train_dataset))
+            run_cfg = dataclasses.replace(with_affinity(cfg, affinity), dataset=source)
         expected = stage.fingerprint(StageContext(store.path, run_cfg), scene_id)
     except GeopurifyError as exc:
         return Cell(STATE_STALE, seconds, f"inputs unavailable: {exc}")
@@ -80,8 +84,11 @@ def group_seconds(timings: dict) -> float | None:
     return round(main + (number("write_s") or 0.0), 2)
 
 
-def _with_affinity(cfg: RunConfig, affinity: str) -> RunConfig:
-    return dataclasses.replace(cfg, purify=dataclasses.replace(cfg.purify, affinity=affinity))
+def _checksum_note(attrs: dict) -> str:
+    return "" if has_checksums(attrs) else NO_CHECKSUMS
+
+
+NO_CHECKSUMS = "no checksums: written before stores were checksummed (`verify` cannot see flipped bits)"
 
 
 def _skipped_frames_note(attrs: dict) -> str:
@@ -126,7 +133,7 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
 
     store = Store(store_path, create=False)
     attrs = store.attrs(model_group())
-    failed = runlog.last_outcomes(store_path).get(("*", "distill_student"))
+    failed = runlog.last_outcomes(store_path).get(("*", DISTILL_JOB))
     if failed is not None and failed.get("status") != FAILED:
         failed = None
     if not attrs.get("complete") or (failed is not None and failed["time"] >= attrs.get("finished_at", "")):
@@ -135,9 +142,12 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
             return Cell(STATE_FAILED, note=failed.get("error", "") + where)
         return Cell(STATE_INCOMPLETE if attrs else STATE_MISSING)
     seconds = attrs.get("training", {}).get("seconds")
+    if attrs.get(DAMAGED):
+        return Cell(STATE_DAMAGED, seconds, attrs[DAMAGED])
     for scene, groups in attrs.get("inputs", {}).items():
         row = table.get(scene, {})
-        for command, group in (("fuse", FUSED), ("teacher", "teacher")):
+        for group in DISTILL_READS:
+            command = GROUP_COMMAND[group]
             if row.get(command) is not None and row[command].state != STATE_DONE:
                 return Cell(STATE_STALE, seconds, f"{scene} {command} is not done")
             current = store.attrs(scene_group(scene, group)).get("fingerprint")
@@ -147,7 +157,7 @@ def student_state(store_path: str, table: dict[str, dict[str, Cell]], cfg: RunCo
         trained = cfgmod.from_dict(DistillConfig, attrs.get("config", {}), "distill.")
         if cfgmod.fingerprinted_dict(trained) != cfgmod.fingerprinted_dict(cfg.distill):
             return Cell(STATE_STALE, seconds, "distill settings changed")
-    return Cell(STATE_DONE, seconds)
+    return Cell(STATE_DONE, seconds, _checksum_note(attrs))
 
 
 def not_done(table: dict[str, dict[str, Cell]], student: Cell) -> list[str]:

@@ -17,6 +17,7 @@ from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.readers import get_reader
 from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import check as check_distill
+from geopurify.stages.fuse.checkpoint import LOCAL_DIR, checkpoint_kind
 from geopurify.stages.fuse.stage import check_config as check_fuse
 from geopurify.stages.ingest.config import check_config as check_ingest
 from geopurify.stages.labelsets import protocol_ids
@@ -84,9 +85,9 @@ def _check_fuse_paths(cfg: RunConfig) -> None:
     ckpt = fuse.openclip.checkpoint
     uses_openclip = fuse.source == "openclip" or fuse.text_encoder_kind() == "openclip"
     if uses_openclip and ckpt:
-        local = ckpt[len("local-dir:"):] if ckpt.startswith("local-dir:") else ckpt
-        looks_like_path = ckpt.startswith("local-dir:") or "/" in ckpt or Path(ckpt).suffix
-        if looks_like_path and not Path(local).exists():
+        kind = checkpoint_kind(ckpt)
+        local = ckpt[len(LOCAL_DIR):] if kind == "local-dir" else ckpt
+        if kind in ("file", "local-dir") and not Path(local).exists():
             raise InputError(local, "fuse.openclip.checkpoint: not found")
         if not ckpt.startswith("local-dir:") and Path(ckpt).is_dir():
             raise InputError(ckpt, "fuse.openclip.checkpoint: a folder, expected a weights file "
@@ -114,6 +115,9 @@ def _check_teacher_paths(cfg: RunConfig, pretrain_allowed: bool) -> None:
 def _evaluation_notes(cfg: RunConfig) -> list[str]:
     ev = cfg.evaluation  # its values (known, distinct affinities and seeds) are declared in config.py
     notes = []
+    if AFFINITY_STUDENT in ev.affinities and not (cfg.distill.train_scenes or cfg.train_dataset.kind):
+        notes.append("no training scenes (train_dataset, distill.train_scenes): no student is trained, "
+                     "so student pooling is left out")
     if cfg.purify.affinity != AFFINITY_STUDENT:
         notes.append(f"evaluation.affinities = {ev.affinities} replaces purify.affinity "
                      f"({cfg.purify.affinity!r}): each affinity writes its own group")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputError
 from ..scene import Scene
-from .base import DatasetConfig, SceneReader
 from ..vocabulary import POINTS, scene_group
+from .base import DatasetConfig, SceneReader
+
 
 def _scannet() -> SceneReader:
     from .scannet import ScanNetReader
@@ -82,15 +83,33 @@ def read_scene(cfg: DatasetConfig, scene_id: str, check_images: bool = True) -> 
 
 
 def scene_dataset(store, scene_id: str) -> DatasetConfig:
-    """The dataset a scene was ingested from, as recorded in its points group: later stages re-read
-    frames from there, so one store can hold scenes of several datasets."""
+    """The dataset a scene was ingested from, as recorded in its points group (root included)."""
     from ..config import from_dict
     from ..errors import StoreError
 
-    attrs = store.attrs(scene_group(scene_id, POINTS))
+    path = scene_group(scene_id, POINTS)
+    attrs = store.attrs(path)
     if not attrs.get("complete"):
-        raise StoreError(f"{store.path}/scenes/{scene_id}/points: missing or incomplete; run ingest first")
+        raise StoreError(f"{store.path}/{path}: missing or incomplete; run ingest first")
     return from_dict(DatasetConfig, attrs["config"]["dataset"], "dataset.")
 
 
-__all__ = ["scene_dataset", "DatasetConfig", "SceneReader", "get_reader", "list_scenes", "read_scene", "source_files"]
+def scene_source(store, scene_id: str, configured: tuple[DatasetConfig, ...]) -> DatasetConfig:
+    """Where a later stage reads a scene's files again (fuse: the frames): the first of the run
+    config's datasets (``dataset``, then ``train_dataset``) whose root holds the scene, so a dataset
+    moved to a new root is read from the root the config gives now (the fingerprints never held
+    the root: moved data is the same data). With no dataset root in the config (``fuse`` after
+    ``ingest --root``), the root the scene was ingested from."""
+    given = [d for d in configured if d.root]
+    if not given:
+        return scene_dataset(store, scene_id)
+    for dataset in given:
+        root = Path(dataset.root)
+        if root.is_dir() and scene_id in get_reader(dataset).list_scenes(root):
+            return dataset
+    roots = " nor ".join(dict.fromkeys(d.root for d in given))
+    raise InputError(roots, f"scene {scene_id!r} is not here; set dataset.root (or train_dataset.root) "
+                            "to where its files are now")
+
+
+__all__ = ["scene_dataset", "scene_source", "DatasetConfig", "SceneReader", "get_reader", "list_scenes", "read_scene", "source_files"]

@@ -71,12 +71,6 @@ def _voxel_members(point_to_voxel: np.ndarray):
     return members
 
 
-def unit_rows(features: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Rows L2-normalised, float32 (zero rows stay zero)."""
-    t = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features)
-    return torch.nn.functional.normalize(t.float(), dim=1)
-
-
 @torch.no_grad()
 def mine(teacher_unit: torch.Tensor, xyz: np.ndarray, anchors: torch.Tensor, *,
          scene_negatives: int = 48, local_negatives: int = 15, neighbours: int = 96,

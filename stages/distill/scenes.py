@@ -17,16 +17,15 @@ import torch
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.points import stored_rgb, zeros_for_absent
+from geopurify.pipeline.rows import unit_rows_tensor
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    FEAT, FUSED, NORMAL, POINTS, RGB, STATE_INCOMPLETE, STATE_MISSING, TEACHER, XYZ, scene_folder,
+    FEAT, FUSED, GROUP_COMMAND, NORMAL, POINTS, STATE_INCOMPLETE, STATE_MISSING, TEACHER, XYZ, scene_folder,
     scene_group,
 )
 
-from .mining import unit_rows
+from .reads import READS
 
-GROUPS = (POINTS, FUSED, TEACHER)
-_RUN_FIRST = {POINTS: "ingest", FUSED: "fuse", TEACHER: "teacher"}
 
 
 def _stale_upstream(store: Store, scene: str, attrs: dict) -> str | None:
@@ -49,28 +48,28 @@ def check_training_scene(store: Store, scene: str,
     """Fingerprints of the scene's points, fused and teacher groups; a StoreError naming the scene
     and the group when one is missing, incomplete or stale."""
     out = {}
-    for group in GROUPS:
+    for group in READS:
         path = scene_group(scene, group)
         attrs = store.attrs(path)
         if not attrs.get("complete"):
             state = STATE_MISSING if store.group(path) is None else STATE_INCOMPLETE
             raise StoreError(f"{store.path}/{path}: training scene {scene!r} has no complete {group} "
-                             f"group ({state}); run `{_RUN_FIRST[group]}` on it first")
+                             f"group ({state}); run `{GROUP_COMMAND[group]}` on it first")
         fp = attrs.get("fingerprint", "")
         want = (expected or {}).get(scene, {}).get(group)
         if want is not None and want != fp:
             raise StoreError(f"{store.path}/{path}: training scene {scene!r} has a stale {group} group "
-                             f"(made with other inputs or config); rerun `{_RUN_FIRST[group]}` on it")
+                             f"(made with other inputs or config); rerun `{GROUP_COMMAND[group]}` on it")
         changed = _stale_upstream(store, scene, attrs)
         if changed is not None:
             raise StoreError(f"{store.path}/{path}: training scene {scene!r} has a stale {group} group "
-                             f"(its {changed} group changed since); rerun `{_RUN_FIRST[group]}` on it")
+                             f"(its {changed} group changed since); rerun `{GROUP_COMMAND[group]}` on it")
         out[group] = fp
     return out
 
 
 def fused_dim(store: Store, scene: str) -> int:
-    return int(store.group(scene_group(scene, FUSED))[FEAT].shape[1])
+    return int(store.array(scene_group(scene, FUSED), FEAT).shape[1])
 
 
 @dataclass
@@ -101,7 +100,7 @@ def load_training_scene(store: Store, scene: str) -> TrainingScene:
                          f"teacher ({teacher.shape[0]}) disagree on the number of points")
     rgb = stored_rgb(store, scene)
     return TrainingScene(scene, xyz, zeros_for_absent(rgb, n).astype(np.uint8),
-                         store.read(pts, NORMAL).astype(np.float32), fused, unit_rows(teacher),
+                         store.read(pts, NORMAL).astype(np.float32), fused, unit_rows_tensor(teacher),
                          has_color=rgb is not None)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.rows import unit_rows
-from geopurify.pipeline.selection import select_scenes as match_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import FEAT, FUSED, NORMAL, POINTS, XYZ, scene_group
 
@@ -77,7 +77,7 @@ def summarise(store: Store, scene: str, text: np.ndarray) -> SceneSummary:
     store.require_done(fused_path, f"fused features of {scene!r} (run fuse)")
     pts = scene_group(scene, POINTS)
     store.require_done(pts, f"points of {scene!r} (run ingest)")
-    shares = lift_only_shares(store.group(fused_path)[FEAT], text)
+    shares = lift_only_shares(store.array(fused_path, FEAT), text)
     return SceneSummary(scene, shares, geometry_summary(store.read(pts, XYZ), store.read(pts, NORMAL)))
 
 
@@ -122,7 +122,7 @@ def _reason(s: SceneSummary, chosen_before: list[SceneSummary], gap: float, name
     return "; ".join(parts)
 
 
-def select_scenes(store_path: str, scene_ids: list[str], k: int, *, vocab: str | None = None,
+def choose_training_scenes(store_path: str, scene_ids: list[str], k: int, *, vocab: str | None = None,
                   geometry_weight: float = 1.0) -> list[tuple[str, str]]:
     """Choose ``k`` of ``scene_ids`` (names, globs or @file) for training, without labels.
     Returns (scene, reason) in the order chosen."""

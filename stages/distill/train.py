@@ -25,7 +25,7 @@ import torch
 from geopurify.pipeline.config import fingerprinted_dict, to_dict
 from geopurify.pipeline.errors import InputError
 from geopurify.pipeline.fingerprint import stage_fingerprint
-from geopurify.pipeline.selection import select_scenes
+from geopurify.pipeline.selection import match_scenes
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import DONE, SKIPPED, model_group
 from geopurify.stages.training.curve import plot_loss_curve
@@ -104,7 +104,7 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
     started = time.perf_counter()
     check(cfg)
     store = Store(store_path, create=False)
-    scenes = select_scenes(list(train_scenes) or list(cfg.train_scenes), store.scene_ids(),
+    scenes = match_scenes(list(train_scenes) or list(cfg.train_scenes), store.scene_ids(),
                            where=f"{store_path}/scenes")
     inputs = {s: check_training_scene(store, s, expected) for s in scenes}
     dims = {s: fused_dim(store, s) for s in scenes}

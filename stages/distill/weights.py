@@ -51,9 +51,8 @@ def read_student(store_path: str, device: str | torch.device = "cpu",
     """The trained student (eval mode, on ``device``) and its attrs, from a run store."""
     store = Store(store_path, create=False)
     attrs = store.require_done(path, "the trained student (run `distill`)")
-    group = store.group(path)
     model = build_student(attrs["network"], "cpu")
-    _load_state(model, {name: group[name][...] for name in group.array_keys()})
+    _load_state(model, {name: store.read(path, name) for name in store.array_names(path)})
     model.net_cfg = dict(attrs["network"])
     return _to(model, device), attrs
 

@@ -33,7 +33,8 @@ class OpenClipConfig:
     """Weights: a checkpoint file, ``local-dir:<folder>`` (open_clip_config.json + weights), a
     pretrained tag open_clip knows (needs its cache or the network), or ``random`` (random init:
     tests and speed benchmarks only). Empty is an error, never a silent random init. The content
-    hash of a file or folder is part of the fingerprint."""
+    hash of a file or folder is part of the fingerprint. A value with a path separator, a leading
+    ``.`` or a suffix is a file; any other name is a tag (``stages/fuse/checkpoint.py``)."""
     image_size: Annotated[Int, Ge(1)] = 320
     """Long side (px) the colour image is resized to before the ViT; the short side keeps the aspect
     ratio; both are rounded to multiples of the patch size (ScanNet 648x484 -> 320x240, a 20x15

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError
+from geopurify.pipeline.rows import unit_rows
 
 from .projection import bilinear_corners, bilinear_sample
 
@@ -70,7 +71,7 @@ class ConsensusFusion:
             raise ConfigError(f"fuse.topk = {topk}: expected >= 1")
         self.num_points, self.dim, self.topk = num_points, dim, topk
         t = np.asarray(text, dtype=np.float32)
-        self.text_t = np.ascontiguousarray((t / np.linalg.norm(t, axis=1, keepdims=True)).T)
+        self.text_t = np.ascontiguousarray(unit_rows(t).T)
         self.scale = np.float32(logit_scale)
         self.logit_sum = np.zeros((num_points, t.shape[0]), dtype=np.float32)
         self.count = np.zeros(num_points, dtype=np.int64)

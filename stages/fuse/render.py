@@ -95,18 +95,13 @@ def render_values(xyz: np.ndarray, values: np.ndarray, pose_c2w: np.ndarray, K: 
     return out
 
 
-def point_spacing(xyz: np.ndarray) -> float:
-    """Median distance from a point to its nearest neighbour (m)."""
-    from geopurify.pipeline.geometry import knn
-
-    return float(np.median(knn(xyz, xyz, 2)[0][:, 1])) if len(xyz) > 1 else 0.0
-
-
 def auto_splat_radius(xyz: np.ndarray) -> float:
     """Disc radius that closes the gaps between a scan's points when nothing else hides what lies
     behind them: twice the median nearest-neighbour distance (discs that wide leave few gaps on a
     randomly sampled surface), at least 1 cm."""
-    return max(0.01, 2.0 * point_spacing(xyz))
+    from geopurify.pipeline.geometry import median_spacing
+
+    return max(0.01, 2.0 * median_spacing(xyz))
 
 
 def depth_consistent(xyz: np.ndarray, pose_c2w: np.ndarray, depth: np.ndarray, depth_K: np.ndarray,

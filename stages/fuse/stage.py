@@ -26,7 +26,7 @@ import numpy as np
 from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import digest, files_fingerprint
-from geopurify.pipeline.readers import dataset_root, read_scene, scene_dataset, source_files
+from geopurify.pipeline.readers import dataset_root, read_scene, scene_source, source_files
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.vocabulary import FEAT, FUSED, POINTS, SEEN, TEXT, XYZ, scene_group
@@ -75,6 +75,13 @@ class FuseStage(SceneStage):
     name = FUSED
     version = 1
     sections = ("fuse",)
+    reads = (POINTS,)
+
+    @staticmethod
+    def source(ctx: StageContext, scene_id: str):
+        """The dataset the scene's frames are read from: where the current config says the data
+        is (``readers.scene_source``)."""
+        return scene_source(ctx.store, scene_id, (ctx.cfg.dataset, ctx.cfg.train_dataset))
 
     # ---- run-level ----------------------------------------------------------------------
     def prepare(self, ctx: StageContext, scene_ids: list[str]) -> None:
@@ -83,15 +90,15 @@ class FuseStage(SceneStage):
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg = ctx.cfg.fuse
-        points = ctx.store.require_done(scene_group(scene_id, POINTS), "points (run ingest)")
-        dataset = scene_dataset(ctx.store, scene_id)
+        upstream = self.upstream_fingerprints(ctx, scene_id)
+        dataset = self.source(ctx, scene_id)
         text, text_fp = require_current_text(ctx.store, cfg)
         source = make_source(cfg, text)
         ident = source.identity()
         if hasattr(source, "scene_identity"):
             ident = {**ident, "scene": source.scene_identity(scene_id)}
         return {
-            POINTS: points["fingerprint"],
+            **upstream,
             # the frames are read here again: a touched frame makes fuse stale even before re-ingest
             "frames": files_fingerprint(source_files(dataset, scene_id), dataset_root(dataset)),
             TEXT: text_fp,
@@ -104,7 +111,7 @@ class FuseStage(SceneStage):
         check_config(cfg)
         text, text_fp = require_current_text(ctx.store, cfg)
         # ingest validated the frames; fuse decodes each image anyway and skips unreadable ones
-        scene = read_scene(scene_dataset(ctx.store, scene_id), scene_id, check_images=False)
+        scene = read_scene(self.source(ctx, scene_id), scene_id, check_images=False)
         xyz = ctx.store.read(scene_group(scene_id, POINTS), XYZ).astype(np.float32)
         return fuse_scene(scene, xyz, cfg, text, text_fp)
 

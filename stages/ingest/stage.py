@@ -33,6 +33,8 @@ class IngestStage(SceneStage):
     name = POINTS
     version = 1
     sections = ("dataset", "ingest")
+    reads = ()
+    """Nothing of the store: the dataset's files (their fingerprint is its input)."""
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         root = dataset_root(ctx.cfg.dataset)

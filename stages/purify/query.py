@@ -20,8 +20,11 @@ from typing import Callable
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, StoreError
+from geopurify.pipeline.rows import unit_rows
 from geopurify.pipeline.store import Store
-from geopurify.pipeline.vocabulary import FEAT, FUSED, LABEL, POINTS, PURIFIED, XYZ, scene_group
+from geopurify.pipeline.vocabulary import (
+    FEAT, FUSED, LABEL, POINTS, PURIFIED, XYZ, scene_group, text_group,
+)
 from geopurify.stages.fuse.text import fused_vocab
 
 REGION_VOXEL = 0.05
@@ -75,7 +78,7 @@ def point_scores(feat, prompts_unit: np.ndarray) -> np.ndarray:
     out = np.empty((n, prompts_unit.shape[0]), dtype=np.float32)
     for start in range(0, n, CHUNK):
         f = np.asarray(feat[start:start + CHUNK], dtype=np.float32)
-        f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+        f = unit_rows(f)
         out[start:start + CHUNK] = f @ prompts_unit.T
     return out
 
@@ -145,13 +148,13 @@ def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: 
     # the re-created encoder must reproduce the stored vocabulary (catches changed weights files)
     again = encode(text.names)
     if again.shape != text.embeddings.shape or np.abs(again - text.embeddings).max() > 1e-4:
-        raise StoreError(f"{store.path}/text/{text.vocab}: the re-created text encoder does not "
+        raise StoreError(f"{store.path}/{text_group(text.vocab)}: the re-created text encoder does not "
                          "reproduce the stored embeddings (its weights changed?); rerun fuse")
     emb = encode(prompts).astype(np.float64)
-    emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    emb = unit_rows(emb)
 
     xyz = store.read(scene_group(scene_id, POINTS), XYZ)
-    feat = store.group(group)[FEAT]
+    feat = store.array(group, FEAT)
     if feat.shape[0] != len(xyz):
         raise StoreError(f"{store.path}/{group}/feat: {feat.shape[0]} rows for {len(xyz)} points")
     scores = point_scores(feat, emb.astype(np.float32))

@@ -26,7 +26,7 @@ from geopurify.pipeline.points import stored_rgb
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    AFFINITY_STUDENT, FEAT, FUSED, LABEL, NORMAL, POINTS, RGB, SCORE, STUDENT, TEXT, XYZ,
+    AFFINITY_STUDENT, FEAT, FUSED, LABEL, NORMAL, POINTS, PURIFIED, RGB, SCORE, STUDENT, TEXT, XYZ,
     purified_group, scene_group,
 )
 from geopurify.stages.fuse.text import fused_vocab, read_text
@@ -69,8 +69,15 @@ def read_scene_points(store: Store, scene_id: str, with_label: bool) -> ScenePoi
 class PurifyStage(SceneStage):
     """One affinity's purification; it writes that affinity's own group (``purified_group``)."""
 
+    name = PURIFIED
+    """The student's group; each instance writes its own affinity's (``purified_group``)."""
     version = 1
     sections = ("purify",)
+    reads = (POINTS, FUSED)
+
+    @classmethod
+    def from_config(cls, cfg) -> "PurifyStage":
+        return cls(cfg.purify.affinity if cfg is not None else AFFINITY_STUDENT)
 
     def __init__(self, affinity: str = AFFINITY_STUDENT):
         if affinity not in AFFINITIES:
@@ -84,10 +91,7 @@ class PurifyStage(SceneStage):
         if cfg.affinity != self.affinity:
             raise ConfigError(f"purify.affinity {cfg.affinity!r}: this stage writes {self.name}")
         store = ctx.store
-        out = {}
-        for group, what in ((POINTS, "ingest"), (FUSED, "fuse")):
-            attrs = store.require_done(scene_group(scene_id, group), f"{scene_id} {what}")
-            out[group] = str(attrs.get("fingerprint"))
+        out = self.upstream_fingerprints(ctx, scene_id)
         vocab = fused_vocab(store, scene_id, ctx.cfg.fuse.vocab)
         out[TEXT] = f"{vocab}:{read_text(store, vocab)[1]}"
         if cfg.affinity == AFFINITY_STUDENT:

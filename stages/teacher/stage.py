@@ -122,13 +122,13 @@ def _model(path: str, device: str, kind: str = "ssl"):
 class TeacherStage(SceneStage):
     name = TEACHER
     version = 1
-    sections = (TEACHER,)
+    sections = ("teacher",)
+    reads = (POINTS,)
 
     def input_fingerprints(self, ctx: StageContext, scene_id: str) -> dict[str, str]:
         cfg: TeacherConfig = ctx.cfg.teacher
         check_config(cfg)
-        points = ctx.store.require_done(scene_group(scene_id, POINTS), "ingest (points)")
-        inputs = {POINTS: points["fingerprint"]}
+        inputs = self.upstream_fingerprints(ctx, scene_id)
         if cfg.kind in ("ssl", "ptv3"):
             inputs["checkpoint"] = _checkpoint_hash(cfg.kind, cfg.checkpoint)
         return inputs

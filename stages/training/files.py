@@ -12,12 +12,23 @@ from geopurify.pipeline.errors import InputError
 
 
 def atomic_save(obj, path: str | Path) -> Path:
-    """``torch.save`` to ``<path>.tmp``, then rename over ``path``."""
+    """``torch.save`` to ``<path>.tmp``, then rename over ``path``. Serialised in memory first and
+    written with plain file I/O, so a full disk is an ``OSError`` naming the file (torch's own
+    writer reports it as an unexplained ``RuntimeError``); the cut-short temporary file is removed."""
+    import io
+
     import torch
 
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(buffer.getbuffer())
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     return path
 

@@ -21,7 +21,6 @@ torch and open_clip are imported inside functions so that importing this module 
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -29,16 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, InputError
-from geopurify.pipeline.fingerprint import file_content_hash
+from geopurify.pipeline.fingerprint import cached_content_hash
 from geopurify.pipeline.scene import Frame, Scene
 
+from ..checkpoint import LOCAL_DIR, WEIGHT_SUFFIXES, checkpoint_kind
 from ..config import FuseConfig, OpenClipConfig
 from .base import TextEmbeddings
 
 DENSE_VERSION = 1  # bump when the dense path changes its output
-LOCAL_DIR = "local-dir:"
-RANDOM = "random"
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 
 
 # ---- weights ------------------------------------------------------------------------------
@@ -47,13 +44,7 @@ def _weights_kind(ocfg: OpenClipConfig) -> str:
     if not ckpt:
         raise ConfigError("fuse.openclip.checkpoint is empty: give a checkpoint file, local-dir:<folder>, "
                           "a pretrained tag, or 'random' (random init, for tests and benchmarks)")
-    if ckpt == RANDOM:
-        return "random"
-    if ckpt.startswith(LOCAL_DIR):
-        return "local-dir"
-    if os.path.sep in ckpt or Path(ckpt).suffix in _WEIGHT_SUFFIXES or Path(ckpt).exists():
-        return "file"
-    return "tag"
+    return checkpoint_kind(ckpt)
 
 
 def _local_dir(ocfg: OpenClipConfig) -> Path:
@@ -62,21 +53,9 @@ def _local_dir(ocfg: OpenClipConfig) -> Path:
         raise InputError(folder, "open_clip model folder not found")
     if not (folder / "open_clip_config.json").is_file():
         raise InputError(folder, "no open_clip_config.json in the model folder")
-    if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.iterdir()):
+    if not any(p.suffix in WEIGHT_SUFFIXES for p in folder.iterdir()):
         raise InputError(folder, "no weights file (.safetensors, .bin, .pth) in the model folder")
     return folder
-
-
-_HASHES: dict[tuple, str] = {}
-
-
-def _cached_hash(path: Path) -> str:
-    """Content hash, recomputed only when a file's size or time changes."""
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    key = (str(path.resolve()),) + tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    if key not in _HASHES:
-        _HASHES[key] = file_content_hash(path)
-    return _HASHES[key]
 
 
 def weights_identity(ocfg: OpenClipConfig) -> dict:
@@ -85,12 +64,12 @@ def weights_identity(ocfg: OpenClipConfig) -> dict:
     if kind == "random":
         return {"kind": "random"}
     if kind == "local-dir":
-        return {"kind": "local-dir", "sha": _cached_hash(_local_dir(ocfg))}
+        return {"kind": "local-dir", "sha": cached_content_hash(_local_dir(ocfg))}
     if kind == "file":
         path = Path(ocfg.checkpoint)
         if not path.is_file():
             raise InputError(path, "checkpoint file not found")
-        return {"kind": "file", "sha": _cached_hash(path)}
+        return {"kind": "file", "sha": cached_content_hash(path)}
     return {"kind": "tag", "tag": ocfg.checkpoint}
 
 

@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from geopurify.pipeline.errors import ConfigError, InputError
+from geopurify.pipeline.geometry import median_spacing
 from geopurify.pipeline.scene import Frame, Scene
 from geopurify.stages.fuse import render
 from geopurify.stages.fuse.sources.base import TextEmbeddings
@@ -117,7 +118,7 @@ class SimulatedSource:
             elif u_swap[j] < cfg.consistent_swap_prob:
                 new_class[j] = self._swap_target(int(c), u_random[j], u_pick[j])
         seen_labels = new_class[pair_of_point.reshape(-1)]
-        spacing = render.point_spacing(xyz)
+        spacing = median_spacing(xyz)
         self._scene = _SceneState(
             scene.scene_id, xyz, seen_labels, np.asarray(scene.color_intrinsic),
             None if scene.depth_intrinsic is None else np.asarray(scene.depth_intrinsic),
