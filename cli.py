@@ -455,9 +455,10 @@ def export(
     store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None, scenes: ScenesOpt = None,
     scene: Annotated[str, typer.Option(help="Scene id (ply).")] = "",
     of: Annotated[str, typer.Option(help="purified | fused | labels (ground truth, ply only)")] = PURIFIED,
-    fmt: Annotated[Literal["ply", "scannet-benchmark"], typer.Option(
-        "--format", help="ply: one scene, class-coloured; scannet-benchmark: <scene>.txt per scene, "
-                         "one id per vertex.")] = "ply",
+    fmt: Annotated[Literal["ply", "html", "scannet-benchmark"], typer.Option(
+        "--format", help="ply: one scene, class-coloured; html: one scene's layers and legend in one file "
+                         "that opens with no server; scannet-benchmark: <scene>.txt per scene, one id per "
+                         "vertex.")] = "ply",
     out: Annotated[Optional[Path], typer.Option("--out", help="PLY file (default scene.ply), or the "
                                                               "scannet-benchmark folder.")] = None,
 ):
@@ -473,6 +474,14 @@ def export(
         ids = resolve_scenes(cfg, "export", scenes)
         paths = export_benchmark(cfg.store, ids, of, out, only_done=not scenes)
         console.print(f"wrote {len(paths)} file(s) to {out}", highlight=False)
+        return
+    if fmt == "html":
+        from geopurify.workflows.view_html import export_html
+
+        if not scene:
+            _fail("--scene is required with --format html")
+        path = export_html(cfg.store, scene, out or Path(f"{scene}.html"))
+        console.print(f"wrote {path} (opens in a browser from the file, no server)", highlight=False)
         return
     if not scene:
         _fail("--scene is required")
@@ -494,6 +503,34 @@ def demo(
         raise typer.Exit(1)
     console.print(f"demo done: store {cfg.store}", highlight=False)
     console.print(f"report: {path} (PNGs beside it)", highlight=False)
+    console.print(f"see it in a browser: geopurify-run view --store {cfg.store}", highlight=False)
+
+
+@app.command()
+@_guard
+def view(
+    store: StoreOpt = None, config: ConfigOpt = None, set: SetOpt = None,
+    scene: Annotated[str, typer.Option(help="Scene shown first (default: the store's first).")] = "",
+    port: Annotated[int, typer.Option(help="Port of the web viewer.")] = 8080,
+    host: Annotated[str, typer.Option(help="Interface to listen on (127.0.0.1: reach it through ssh -L).")] = "127.0.0.1",
+):
+    """A store's scenes in the browser: layers, legend, text queries, provenance (reads only)."""
+    import socket
+    import time
+
+    from geopurify.workflows.view_server import Viewer
+
+    cfg = _config(config, set, store=store)
+    viewer = Viewer(cfg.store, scene or None, host=host, port=port)
+    bound = viewer.server.get_port()
+    console.print(f"viewer: http://{host}:{bound}  (Ctrl-C stops it)", highlight=False)
+    console.print(f"from another machine: ssh -L {bound}:localhost:{bound} {socket.gethostname()}  "
+                  f"then open http://localhost:{bound}", highlight=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        viewer.stop()
 
 
 # ---- the config ------------------------------------------------------------------------------

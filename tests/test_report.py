@@ -48,7 +48,9 @@ def demo_purify():
 def simulated_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rep_sim")
     write_scenes(tmp / "data")
-    cfg = small_config(tmp, tmp / "data", fuse={"source": "simulated"}, purify=dataclasses.asdict(demo_purify()))
+    purify = demo_purify()  # the student is trained on the demo's grid too (purify.voxel_size = distill.voxel_size)
+    cfg = small_config(tmp, tmp / "data", fuse={"source": "simulated"}, purify=dataclasses.asdict(purify),
+                       distill={"voxel_size": purify.voxel_size})
     result = run_all(cfg)
     assert not result.failed, [(o.stage, o.scene, o.error) for o in result.failed]
     report = write_report(result.stores, tmp / "report", None, "scannet19")

@@ -17,7 +17,7 @@ from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import FUSED, LABEL, LABEL_PREFIX, POINTS, scene_group
 from geopurify.stages.score import score_scenes
 
-from . import plots
+from . import plots, report_tables
 from .provenance import describe, method_names, result_groups, run_provenance
 
 
@@ -66,10 +66,7 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
         runs = [r[g] for r in per_store if g in r]
         miou = [r["miou"] for r in runs]
         class_names = [c["class"] for c in runs[0]["per_class"]]
-        per_class = {}
-        for i, name in enumerate(class_names):
-            values = [r["per_class"][i]["iou"] for r in runs if r["per_class"][i]["iou"] is not None]
-            per_class[name] = round(float(np.mean(values)), 2) if values else None
+        per_class = _per_class_mean(runs, class_names, "iou")
         summary[names[g]] = {
             "group": g, "seeds": len(runs),
             "miou_mean": round(float(np.mean(miou)), 2), "miou_std": round(float(np.std(miou)), 2),
@@ -78,6 +75,7 @@ def collect(stores: list[str], scene_ids: list[str] | None, protocol: str) -> di
             "macc_mean": round(float(np.mean([r["macc"] for r in runs])), 2),
             "oacc_mean": round(float(np.mean([r["oacc"] for r in runs])), 2),
             "per_class_iou": per_class,
+            "per_class_acc": _per_class_mean(runs, class_names, "acc"),
             "fmiou_mean": _mean([r.get("fmiou") for r in runs]),
             "splits_mean": {k: _mean([r["splits"][k] for r in runs]) for k in runs[0].get("splits", {})},
         }
@@ -95,6 +93,15 @@ def by_frequency(class_points: dict[str, int]) -> list[str]:
     return sorted(present, key=lambda c: -class_points[c])
 
 
+def _per_class_mean(runs: list[dict], class_names: list[str], key: str) -> dict[str, float | None]:
+    """Class -> the mean of ``key`` (``iou``, ``acc``) over the runs that score the class."""
+    out = {}
+    for i, name in enumerate(class_names):
+        values = [r["per_class"][i][key] for r in runs if r["per_class"][i][key] is not None]
+        out[name] = round(float(np.mean(values)), 2) if values else None
+    return out
+
+
 def _mean(values: list) -> float | None:
     values = [v for v in values if v is not None]
     return round(float(np.mean(values)), 2) if values else None
@@ -106,6 +113,7 @@ def write_report(stores: list[str], out_dir: str | Path, scene_ids: list[str] | 
     out.mkdir(parents=True, exist_ok=True)
     data = collect(stores, scene_ids, protocol)
     (out / "metrics.json").write_text(json.dumps(data, indent=1))
+    report_tables.write_tables(data, out)
     pngs = plots.write_all(data, Store(stores[0], create=False), by_frequency(data["class_points"]), out)
     (out / "report.md").write_text(markdown(data, pngs))
     return out / "report.md"
@@ -117,7 +125,14 @@ def markdown(data: dict, pngs: list[Path]) -> str:
     over = "seeds" if simulated else "stores"
     lines = ["# geopurify report", "", "## What made these numbers", ""]
     lines += [f"- {line}" for line in describe(data["provenance"])]
-    lines += ["", "## Results", "",
+    lines += ["", "## Results", "", "As the papers print them (mean over " + over + "; per scene and per class in "
+              "`per_scene.csv` and `per_class.csv`):", ""] + report_tables.paper_table(data)
+    student = data["provenance"].get("student") or {}
+    if student.get("steps"):
+        lines += ["", f"The student behind student pooling was trained for {student['steps']} steps "
+                      f"({student['epochs']} epochs over {len(student.get('training_scenes') or [])} scene(s): "
+                      f"{', '.join(student.get('training_scenes') or [])})."]
+    lines += ["", "In detail:", "",
               f"Protocol `{data['protocol']}`; scenes: {', '.join(data['scenes'])}; "
               + (f"{len(data['stores'])} simulator seed(s), one store each." if simulated
                  else f"{len(data['stores'])} store(s)."), "",
