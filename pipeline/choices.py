@@ -19,6 +19,8 @@ PlyLabels = Literal["nyu40", "scannet200"]
 """``dataset.ply_labels``: what a ``pointcloud`` scan's vertex ``label`` holds."""
 OpenSceneLabels = Literal["scannet20", "matterport21", "matterport40", "matterport80", "matterport160"]
 """``dataset.openscene_labels``: the class list an OpenScene file's labels index."""
+Reconstruct = Literal["tsdf", "voxel", "none"]
+"""``ingest.reconstruct``: how a capture with depth frames and no point cloud gets one."""
 Scheduler = Literal["threads", "processes", "local-cluster"]
 """``run.scheduler`` (or a ``tcp://host:port`` address of a running Dask scheduler)."""
 
@@ -39,6 +41,8 @@ Protocol = Literal["scannet19", "scannet20", "scannet200", "matterport21", "matt
 
 TeacherKind = Literal["ssl", "geometric", "ptv3"]
 """``teacher.kind``."""
+Ptv3Missing = Literal["color", "normal"]
+"""The items of ``teacher.ptv3_missing``: ptv3 inputs a scan may lack, fed as zeros."""
 PretrainPreset = Literal["cpu", "large"]
 """``teacher.pretrain_preset`` (and ``pretrain-teacher --preset``)."""
 

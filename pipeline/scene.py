@@ -59,10 +59,11 @@ class Scene:
     """Scene name, unique within a dataset (``scene0000_00``)."""
     root: Path
     """Folder (or file, for point-cloud scans) the scene was read from."""
-    xyz: np.ndarray
-    """(N, 3) float32 point positions in the coordinates the poses use."""
-    rgb: np.ndarray
-    """(N, 3) uint8 colours."""
+    xyz: np.ndarray | None
+    """(N, 3) float32 point positions in the coordinates the poses use. None: the capture has posed
+    depth frames but no point cloud; ingest reconstructs one from them (``stages/ingest/reconstruct``)."""
+    rgb: np.ndarray | None
+    """(N, 3) uint8 colours; None for a scan without colour (a LiDAR cloud), recorded as absent."""
     faces: np.ndarray | None = None
     """(F, 3) int64 vertex indices of mesh triangles, when the scan has them."""
     labels: np.ndarray | None = None
@@ -94,4 +95,10 @@ class Scene:
 
     @property
     def num_points(self) -> int:
-        return int(self.xyz.shape[0])
+        return 0 if self.xyz is None else int(self.xyz.shape[0])
+
+    @property
+    def has_depth(self) -> bool:
+        """Whether the frames carry depth images (what a reconstruction needs)."""
+        return bool(self.frames) and self.depth_intrinsic is not None and all(
+            f.depth_path is not None for f in self.frames)

@@ -19,9 +19,9 @@ from geopurify.pipeline.swap import staging_dir
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.synthetic import generate_dataset, generate_scene, write_generic
-from geopurify.pipeline.ply import write_ply
+from geopurify.pipeline.ply import read_ply, write_ply
 from geopurify.pipeline.vocabulary import (
-    DONE, LABEL, NORMAL, POINTS, RGB, SKIPPED, STATE_MISSING, STATE_STALE, XYZ, scene_group,
+    DONE, FACES, LABEL, NORMAL, POINTS, RGB, SKIPPED, STATE_MISSING, STATE_STALE, XYZ, scene_group,
 )
 from geopurify.stages.ingest.stage import IngestStage
 from geopurify.workflows.config import RunConfig
@@ -71,14 +71,17 @@ def test_ingest_writes_the_points_group(data, tmp_path):
     assert out.status == DONE, out.error
     arrays = group_arrays(tmp_path / "s.zarr", SCENES[0])
     n = arrays[XYZ].shape[0]
+    mesh = read_ply(data / SCENES[0] / f"{SCENES[0]}_vh_clean_2.ply")
     assert {k: (v.dtype, v.shape) for k, v in arrays.items()} == {
         XYZ: (np.float32, (n, 3)), RGB: (np.uint8, (n, 3)), NORMAL: (np.float32, (n, 3)),
-        LABEL: (np.int16, (n,))}
+        LABEL: (np.int16, (n,)), FACES: (np.int32, (len(mesh.faces), 3))}
+    assert np.array_equal(arrays[FACES], mesh.faces)  # the mesh's faces, kept as they are
     np.testing.assert_allclose(np.linalg.norm(arrays[NORMAL], axis=1), 1.0, atol=1e-5)
     attrs = ctx.store.attrs(scene_group(SCENES[0], POINTS))
     assert attrs["complete"] and attrs["num_points"] == n
     assert attrs["num_frames"] == 4 and attrs["skipped_frames"] == 0
     assert attrs["has_faces"] and attrs["has_labels"] and attrs["normals_from"] == "faces"
+    assert attrs["has_color"] and attrs["num_faces"] == len(mesh.faces) and attrs["reconstruction"] is None
     assert attrs["dataset_kind"] == "scannet"
     assert np.array(attrs["axis_alignment"]).shape == (4, 4)
     assert "frames" not in attrs

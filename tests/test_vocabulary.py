@@ -27,6 +27,7 @@ RECORD = "a key of a JSON record (metrics, query summary, attrs): a count or a l
 FOREIGN = "a name in another file format, not the store's"
 
 NOT_STORE_NAMES: dict[tuple[str, str, str], str] = {
+    ("pipeline/choices.py", "<module>", "normal"): SECTION + ": a value of teacher.ptv3_missing (a ptv3 input)",
     ("cli.py", "teacher", "teacher"): COMMAND,
     ("cli.py", "score", "score"): COMMAND,
     ("workflows/registry.py", "<module>", "teacher"): COMMAND,

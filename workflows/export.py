@@ -1,5 +1,5 @@
-"""Exports: a scene's labelling as a class-coloured PLY (MeshLab, CloudCompare), and predictions as
-the ScanNet benchmark's submission files."""
+"""Exports: a scene's labelling as a class-coloured PLY (MeshLab, CloudCompare): a mesh with the scan's
+faces when it has them, else points; and predictions as the ScanNet benchmark's submission files."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 from geopurify import __version__
 from geopurify.pipeline.errors import ConfigError
 from geopurify.pipeline.ply import write_ply
+from geopurify.pipeline.points import stored_faces
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import FUSED, POINTS, PURIFIED, XYZ, scene_group
 
@@ -22,7 +23,8 @@ BENCHMARK_SPACES = {"nyu40": "NYU40 ids (ScanNet-20)", "scannet200": "ScanNet ca
 
 def export_scene(store_path: str, scene_id: str, of: str, out: str | Path, protocol: str = "scannet20") -> Path:
     """``of``: ``purified`` (or ``purified_<affinity>``), ``fused`` (lift-only) or ``labels`` (ground
-    truth, of ``protocol``'s label space). Vertices carry the class colour and the ``label`` id."""
+    truth, of ``protocol``'s label space). Vertices carry the class colour and the ``label`` id; a
+    scan with faces is written as a mesh (its vertices in the scan's order, and its faces)."""
     from geopurify.stages.labelsets import class_colours, label_set, vocabulary_space
     from geopurify.stages.score import ground_truth, predictions, recorded_vocab
 
@@ -35,7 +37,7 @@ def export_scene(store_path: str, scene_id: str, of: str, out: str | Path, proto
     else:
         raise ConfigError(f"--of {of!r}: expected purified, purified_<affinity>, fused or labels")
     xyz = store.read(scene_group(scene_id, POINTS), XYZ)
-    return write_ply(out, xyz, class_colours(labels, space), label=labels,
+    return write_ply(out, xyz, class_colours(labels, space), label=labels, faces=stored_faces(store, scene_id),
                      comments=[export_comment(store, scene_id, of)])
 
 

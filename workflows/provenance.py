@@ -15,7 +15,7 @@ from geopurify import __version__
 from geopurify.pipeline.errors import StoreError
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    AFFINITY_STUDENT, FUSED, PURIFIED, STUDENT, TEACHER, model_group, purified_group, scene_folder,
+    AFFINITY_STUDENT, FUSED, POINTS, PURIFIED, STUDENT, TEACHER, model_group, purified_group, scene_folder,
     scene_group, text_group,
 )
 from geopurify.stages.fuse.sources.simulated_config import NOISE_KEYS
@@ -123,9 +123,13 @@ def teacher_of(store: Store, record: dict) -> dict:
                                "note": f"{scene}/teacher changed since the student was trained"}
             continue
         entry = {"kind": attrs.get("kind")}
-        if attrs.get("kind") == "ssl":
+        if attrs.get("kind") in ("ssl", "ptv3"):
             entry["checkpoint"] = attrs.get("config", {}).get("teacher", {}).get("checkpoint")
             entry["checkpoint_fingerprint"] = attrs.get("inputs", {}).get("checkpoint")
+        if attrs.get("zeros_fed"):  # ptv3 fed zeros for what the scan lacks (teacher.ptv3_missing)
+            entry["zeros_fed"] = attrs["zeros_fed"]
+        if attrs.get("without_color"):
+            entry["without_color"] = attrs["without_color"]
         by_scene[scene] = entry
     if not by_scene:
         return {"kind": "not recorded", "note": "the student's record names no training scene"}
@@ -165,6 +169,25 @@ def result_of(store: Store, scene_ids: list[str], group: str, name: str) -> dict
     return out
 
 
+def scans_of(store: Store, scene_ids: list[str]) -> dict | None:
+    """What the scans themselves lacked or how they were made, when anything is out of the ordinary:
+    colour absent (scans without colour), points reconstructed from depth frames (method and
+    settings). None when every scan is an ordinary coloured scan read as it is."""
+    out = {}
+    for s in scene_ids:
+        attrs = _attrs(store, s, POINTS)
+        entry = {}
+        if attrs.get("has_color") is False:
+            entry["color"] = "absent"
+        if attrs.get("reconstruction"):
+            rec = attrs["reconstruction"]
+            entry["reconstructed"] = {k: rec.get(k) for k in ("method", "voxel_size", "sdf_trunc", "depth_max",
+                                                             "frame_stride", "min_views", "library") if k in rec}
+        if entry:
+            out[s] = entry
+    return out or None
+
+
 # ---- a store, then a run of stores -------------------------------------------------------------
 def store_provenance(store: Store, scene_ids: list[str], groups: list[str]) -> dict:
     """What made the results ``groups`` of ``scene_ids`` in one store."""
@@ -179,13 +202,17 @@ def store_provenance(store: Store, scene_ids: list[str], groups: list[str]) -> d
         teacher = {"kind": "none", "note": "no result here uses a student, so none depends on a teacher"}
     else:
         teacher = student.get("teacher") or {"kind": "not recorded", "note": student.get("note", "")}
-    return {"package": f"geopurify {__version__}",
+    out = {"package": f"geopurify {__version__}",
             "source": agreed({s: source_of(a) for s, a in fused.items()}),
             "fusion": fusion,
             "text_encoder": text_encoder_of(store, vocab or "scannet20"),
             "teacher": teacher, "student": student,
             "affinities": [r["affinity"] for r in results.values() if r["affinity"]],
             "results": results}
+    scans = scans_of(store, scene_ids)
+    if scans:
+        out["scans"] = scans
+    return out
 
 
 def run_provenance(stores: list[str], scene_ids: list[str], groups: list[str], protocol: str) -> dict:
@@ -253,11 +280,32 @@ def _text_words(enc: dict) -> str:
 def _teacher_words(teacher: dict) -> str:
     if "differs" in teacher:
         return f"Teacher differs between training scenes: {json.dumps(teacher['differs'], sort_keys=True)}."
-    if teacher.get("kind") == "ssl":
-        return (f"Teacher (what the student distilled from): ssl, checkpoint `{teacher.get('checkpoint')}` "
-                f"(content fingerprint {_short(teacher.get('checkpoint_fingerprint'))}).")
+    zeros = (f" Fed zeros for what the scans lack: {', '.join(teacher['zeros_fed'])} (teacher.ptv3_missing)."
+             if teacher.get("zeros_fed") else "")
+    if teacher.get("without_color"):
+        zeros += f" Scans without colour: {teacher['without_color']}."
+    if teacher.get("kind") in ("ssl", "ptv3"):
+        return (f"Teacher (what the student distilled from): {teacher['kind']}, checkpoint "
+                f"`{teacher.get('checkpoint')}` (content fingerprint "
+                f"{_short(teacher.get('checkpoint_fingerprint'))}).{zeros}")
     note = f" ({teacher['note']})" if teacher.get("note") else ""
-    return f"Teacher (what the student distilled from): {teacher.get('kind')}{note}."
+    return f"Teacher (what the student distilled from): {teacher.get('kind')}{note}.{zeros}"
+
+
+def _scans_words(scans: dict | None) -> str | None:
+    if not scans:
+        return None
+    parts = []
+    for scene, entry in scans.items():
+        said = []
+        if entry.get("color") == "absent":
+            said.append("no colour (absent, not black: the teacher and student did without it)")
+        if "reconstructed" in entry:
+            rec = entry["reconstructed"]
+            said.append(f"points reconstructed from its depth frames ({rec.get('method')}, "
+                        f"voxel {rec.get('voxel_size')} m)")
+        parts.append(f"{scene}: {'; '.join(said)}")
+    return "Scans: " + "; ".join(parts) + "."
 
 
 def _student_words(student: dict | None) -> str | None:
@@ -289,7 +337,7 @@ def describe(prov: dict) -> list[str]:
                     + f", frame stride {fusion['frame_stride']}, depth test {'on' if fusion['depth_test'] else 'off'},"
                     f" vocabulary `{fusion['vocab']}`.")
     lines = [_source_words(prov["source"]), fusion_words, _text_words(prov["text_encoder"]),
-             _teacher_words(prov["teacher"]), _student_words(prov["student"]),
+             _teacher_words(prov["teacher"]), _student_words(prov["student"]), _scans_words(prov.get("scans")),
              "Results: " + "; ".join(_result_words(r) for r in prov["results"].values()) + ".",
              f"Protocol `{prov['protocol']}`; scenes: {', '.join(prov['scenes'])}; "
              f"{len(prov['stores'])} store(s); {prov['package']}."]

@@ -19,6 +19,7 @@ from geopurify.pipeline.vocabulary import AFFINITY_STUDENT
 from geopurify.stages.distill.config import check as check_distill
 from geopurify.stages.fuse.checkpoint import LOCAL_DIR, checkpoint_kind
 from geopurify.stages.fuse.stage import check_config as check_fuse
+from geopurify.stages.ingest.config import check_config as check_ingest
 from geopurify.stages.labelsets import protocol_ids
 from geopurify.stages.purify.stage import check_config as check_purify
 from geopurify.stages.teacher.stage import check_config as check_teacher
@@ -44,7 +45,7 @@ def validate(cfg: RunConfig, command: str) -> list[str]:
         raise ConfigError("no store: pass --store or set store in the config")
     parts = COMMAND_CHECKS[command]
     # settings that must agree first (a typo is named before a missing folder), then the paths
-    checks = {"dataset": lambda: get_reader(cfg.dataset.kind) if cfg.dataset.kind else None,
+    checks = {"dataset": lambda: (check_ingest(cfg.ingest), get_reader(cfg.dataset.kind) if cfg.dataset.kind else None),
               "fuse": lambda: check_fuse(cfg.fuse), "teacher": lambda: check_teacher(cfg.teacher),
               "distill": lambda: check_distill(cfg.distill), "purify": lambda: check_purify(cfg.purify),
               "score": lambda: protocol_ids(cfg.score.protocol), "evaluation": lambda: None}

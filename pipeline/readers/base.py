@@ -52,7 +52,13 @@ class SceneReader(Protocol):
 
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         """Load and validate one scene; raises InputError naming the bad file. ``check_images=False``
-        skips decoding every frame (for callers that decode them anyway and handle bad ones)."""
+        skips decoding every frame (for callers that decode them anyway and handle bad ones).
+        A capture with posed depth frames but no point cloud returns ``xyz`` None: ingest
+        reconstructs it (``stages/ingest/reconstruct``)."""
+
+    # Optional: ``has_points(root, scene_id) -> bool``, cheap (file listings): False for a capture
+    # that ``read`` returns without points. Ingest then puts the reconstruction settings into that
+    # scene's fingerprint; a reader without it is taken to always have points.
 
 
 class FolderReader:

@@ -1,6 +1,7 @@
 """Generic layout for any posed RGB(-D) capture (documented in docs/generic-layout.md)::
 
-    <root>/<scene>/points.ply                  x y z red green blue [label] (+ faces, optional)
+    <root>/<scene>/points.ply                  x y z red green blue [label] (+ faces, optional);
+                                               without it, a capture with depth is reconstructed at ingest
     <root>/<scene>/camera.json                 intrinsics and image sizes (below)
     <root>/<scene>/frames/<name>.jpg|.png      colour frames
     <root>/<scene>/frames/<name>.depth.png     optional depth (uint16), for every frame or none
@@ -39,13 +40,14 @@ POSE_SUFFIX = ".pose.txt"
 @dataclass
 class _Files:
     folder: Path
-    points: Path
+    points: Path | None
+    """None: a frames-only capture (depth on every frame), reconstructed at ingest."""
     camera: Path
     frames: list[tuple[str, Path, Path | None, Path]]
     """(name, colour, depth or None, pose) of every frame, in natural name order."""
 
     def all(self) -> list[Path]:
-        files = [self.points, self.camera]
+        files = [p for p in (self.points, self.camera) if p is not None]
         for _, color, depth, pose in self.frames:
             files += [p for p in (color, depth, pose) if p is not None]
         return files
@@ -57,8 +59,6 @@ def find_files(root: Path, scene_id: str) -> _Files:
     if not folder.is_dir():
         raise InputError(folder, "scene folder not found")
     points, camera, frames_dir = folder / "points.ply", folder / "camera.json", folder / "frames"
-    if not points.is_file():
-        raise InputError(points, "scene points not found")
     if not camera.is_file():
         raise InputError(camera, "camera intrinsics not found")
     if not frames_dir.is_dir():
@@ -83,6 +83,8 @@ def find_files(root: Path, scene_id: str) -> _Files:
         missing = next(n for n in order if f"{n}{DEPTH_SUFFIX}" not in names)
         raise InputError(frames_dir / f"{missing}{DEPTH_SUFFIX}",
                          "depth image not found (depth must be given for every frame or none)")
+    if not points.is_file() and not with_depth:
+        raise InputError(points, "scene points not found (and no depth frames to reconstruct them from)")
     frames = []
     for name in order:
         pose = frames_dir / f"{name}{POSE_SUFFIX}"
@@ -90,7 +92,7 @@ def find_files(root: Path, scene_id: str) -> _Files:
             raise InputError(pose, f"pose of frame {name} not found")
         depth = frames_dir / f"{name}{DEPTH_SUFFIX}" if with_depth else None
         frames.append((name, colours[name], depth, pose))
-    return _Files(folder=folder, points=points, camera=camera, frames=frames)
+    return _Files(folder=folder, points=points if points.is_file() else None, camera=camera, frames=frames)
 
 
 @dataclass
@@ -147,10 +149,17 @@ class GenericReader(FolderReader):
 
     find_files = staticmethod(find_files)
 
+    def has_points(self, root: Path, scene_id: str) -> bool:
+        """False for a frames-only capture (ingest reconstructs its points)."""
+        return find_files(Path(root), scene_id).points is not None
+
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         files = find_files(Path(root), scene_id)
-        ply = checks.read_coloured_points(files.points)
-        labels = checks.check_labels(files.points, ply.label, ply.num_vertices) if ply.label is not None else None
+        xyz = rgb = faces = labels = None
+        if files.points is not None:
+            ply = checks.read_coloured_points(files.points)
+            xyz, rgb, faces = ply.xyz, ply.rgb, ply.faces
+            labels = checks.check_labels(files.points, ply.label, ply.num_vertices) if ply.label is not None else None
         cam = _read_camera(files.camera)
         frames, skipped = checks.posed_frames(files.frames, files.folder / "frames")
         has_depth = files.frames[0][2] is not None
@@ -162,7 +171,7 @@ class GenericReader(FolderReader):
                 depth={"intrinsic": cam.depth_K, "intrinsic_path": files.camera,
                        "expected_size": cam.depth_size} if has_depth else None,
                 workers=self.image_workers)
-        return Scene(scene_id=scene_id, root=files.folder, xyz=ply.xyz, rgb=ply.rgb, faces=ply.faces,
+        return Scene(scene_id=scene_id, root=files.folder, xyz=xyz, rgb=rgb, faces=faces,
                      labels=labels, axis_alignment=cam.axis_alignment, frames=frames,
                      color_intrinsic=cam.color_K, depth_intrinsic=cam.depth_K if has_depth else None,
                      depth_scale=cam.depth_scale, skipped_frames=skipped, unreadable_frames=unreadable,

@@ -309,22 +309,24 @@ class NerfstudioReader(FolderReader):
         """Besides the files, the depth unit changes the scene: part of ingest's fingerprint."""
         return {"nerfstudio_depth_unit": self.depth_unit}
 
+    def has_points(self, root: Path, scene_id: str) -> bool:
+        """False for a capture without ``ply_file_path`` (ingest reconstructs its points)."""
+        return find_files(Path(root), scene_id).ply is not None
+
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         files = find_files(Path(root), scene_id)
-        if files.ply is None:  # the hook of frames-only reconstruction (see docs/own-scans.md)
-            if files.frames[0].depth is None:
-                raise InputError(files.transforms, "no ply_file_path and no depth_file_path: a capture "
-                                                   "needs its point cloud or mesh, or depth frames to "
-                                                   "reconstruct one from")
-            raise InputError(files.transforms, "no ply_file_path: reconstructing the scan from the depth "
-                                               "frames (ingest.reconstruct) is not available in this "
-                                               "version; add the capture's point cloud or mesh as "
-                                               "ply_file_path")
-        ply = checks.read_coloured_points(files.ply)
-        labels = checks.check_labels(files.ply, ply.label, ply.num_vertices) if ply.label is not None else None
+        if files.ply is None and files.frames[0].depth is None:
+            raise InputError(files.transforms, "no ply_file_path and no depth_file_path: a capture "
+                                               "needs its point cloud or mesh, or depth frames to "
+                                               "reconstruct one from")
+        # without a ply the scan is rebuilt from the depth frames at ingest (ingest.reconstruct)
+        ply = checks.read_coloured_points(files.ply) if files.ply is not None else None
+        labels = (checks.check_labels(files.ply, ply.label, ply.num_vertices)
+                  if ply is not None and ply.label is not None else None)
         # the scene's coordinates: the capture's own (applied_transform undone)
         to_scene = np.linalg.inv(files.applied) if files.applied is not None else np.eye(4)
-        xyz = _transform_points(to_scene, ply.xyz) if files.applied is not None else ply.xyz
+        xyz = None if ply is None else (
+            _transform_points(to_scene, ply.xyz) if files.applied is not None else ply.xyz)
 
         target = files.frames[0].camera.pinhole()
         depth_size = self._depth_size(files) if files.frames[0].depth is not None else None
@@ -349,7 +351,8 @@ class NerfstudioReader(FolderReader):
         if check_images:
             self._check_images(files, target, depth_size)
         K_depth = target.scaled_K(depth_size) if depth_size is not None else None
-        return Scene(scene_id=scene_id, root=files.folder, xyz=xyz, rgb=ply.rgb, faces=ply.faces, labels=labels,
+        return Scene(scene_id=scene_id, root=files.folder, xyz=xyz, rgb=ply.rgb if ply else None,
+                     faces=ply.faces if ply else None, labels=labels,
                      frames=frames, color_intrinsic=target.K, depth_intrinsic=K_depth,
                      depth_scale=1.0 / self.depth_unit, skipped_frames=skipped, source_files=files.all())
 

@@ -1,6 +1,8 @@
 """Point-cloud layout: one ``<root>/<scene>.ply`` per scene, no frames.
 
-Vertices x y z red green blue, optional ``label`` (NYU40 ids, 0 = unannotated; or, with
+Vertices x y z, optional red green blue (a cloud without them, a LiDAR scan say, is read with its
+colour recorded as absent: ``Scene.rgb`` None, no ``rgb`` array and ``has_color: false`` in the
+points group), optional ``label`` (NYU40 ids, 0 = unannotated; or, with
 ``dataset.ply_labels = "scannet200"``, ScanNet category ids as in the meshes ScanNet's ScanNet200
 preprocessing writes), optional triangle faces. This is how ``scannet_geometry`` (unlabelled or
 labelled scans without frames) is stored.
@@ -53,8 +55,6 @@ class PointCloudReader:
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         path = self._path(root, scene_id)
         ply = read_ply(path)
-        if ply.rgb is None:
-            raise InputError(path, "vertices have no colour (red, green, blue)")
         checks.check_points(path, ply.xyz)
         labels, extra = None, {}
         if ply.label is not None and self.labels == "scannet200":

@@ -1,6 +1,7 @@
 """ScanNet layout (also what ``pipeline.synthetic`` writes)::
 
-    <root>/<scene>/<scene>_vh_clean_2.ply            vertices x y z red green blue (+ faces, optional)
+    <root>/<scene>/<scene>_vh_clean_2.ply            vertices x y z red green blue (+ faces, optional);
+                                                     without it, the scan is reconstructed at ingest
     <root>/<scene>/<scene>_vh_clean_2.labels.ply     optional: same vertices, property label (NYU40)
     <root>/<scene>/<scene>.txt                       optional: axisAlignment = 16 numbers
     <root>/<scene>/color/<i>.jpg                     colour frames
@@ -38,7 +39,8 @@ class _Files:
     """Where a ScanNet scene's files are; finding them reads nothing but folder listings."""
 
     folder: Path
-    mesh: Path
+    mesh: Path | None
+    """None: frames only, the scan is reconstructed from the depth frames at ingest."""
     labels: Path | None
     meta: Path | None
     color_intrinsic: Path | None
@@ -71,14 +73,15 @@ def find_files(root: Path, scene_id: str) -> _Files:
     if not folder.is_dir():
         raise InputError(folder, "scene folder not found")
     mesh = folder / f"{scene_id}_vh_clean_2.ply"
-    if not mesh.is_file():
-        raise InputError(mesh, "scene mesh not found")
     labels = folder / f"{scene_id}_vh_clean_2.labels.ply"
+    if not mesh.is_file() and labels.is_file():
+        raise InputError(mesh, f"scene mesh not found, but {labels.name} labels its vertices")
     meta = folder / f"{scene_id}.txt"
     labels, meta = (labels if labels.is_file() else None), (meta if meta.is_file() else None)
     sens = folder / f"{scene_id}.sens"
     if not (folder / "color").is_dir() and sens.is_file():  # a raw download: frames in the recording
-        return _Files(folder=folder, mesh=mesh, labels=labels, meta=meta, color_intrinsic=None,
+        return _Files(folder=folder, mesh=mesh if mesh.is_file() else None, labels=labels, meta=meta,
+                      color_intrinsic=None,
                       depth_intrinsic=None, frames=[], sens=sens)
     intrinsic = folder / "intrinsic"
     color_k, depth_k = intrinsic / "intrinsic_color.txt", intrinsic / "intrinsic_depth.txt"
@@ -101,7 +104,8 @@ def find_files(root: Path, scene_id: str) -> _Files:
         if name not in poses:
             raise InputError(folder / "pose" / f"{name}.txt", f"pose of frame {name} not found")
         frames.append((name, colors[name], depths[name], poses[name]))
-    return _Files(folder=folder, mesh=mesh, labels=labels, meta=meta, color_intrinsic=color_k,
+    return _Files(folder=folder, mesh=mesh if mesh.is_file() else None, labels=labels, meta=meta,
+                  color_intrinsic=color_k,
                   depth_intrinsic=depth_k, frames=frames)
 
 
@@ -110,9 +114,13 @@ class ScanNetReader(FolderReader):
 
     find_files = staticmethod(find_files)
 
+    def has_points(self, root: Path, scene_id: str) -> bool:
+        """False for frames without the mesh (ingest reconstructs the scan)."""
+        return find_files(Path(root), scene_id).mesh is not None
+
     def read(self, root: Path, scene_id: str, check_images: bool = True) -> Scene:
         files = find_files(Path(root), scene_id)
-        mesh = checks.read_coloured_points(files.mesh)
+        mesh = checks.read_coloured_points(files.mesh) if files.mesh is not None else None
         labels = None
         if files.labels is not None:
             lab = read_ply(files.labels, want_faces=False)
@@ -123,7 +131,8 @@ class ScanNetReader(FolderReader):
                                                f"{files.mesh.name} has {mesh.num_vertices}")
             labels = checks.check_labels(files.labels, lab.label, mesh.num_vertices)
         axis_alignment = checks.read_axis_alignment(files.meta)
-        common = dict(scene_id=scene_id, root=files.folder, xyz=mesh.xyz, rgb=mesh.rgb, faces=mesh.faces,
+        common = dict(scene_id=scene_id, root=files.folder, xyz=mesh.xyz if mesh else None,
+                      rgb=mesh.rgb if mesh else None, faces=mesh.faces if mesh else None,
                       labels=labels, axis_alignment=axis_alignment, source_files=files.all())
         if files.sens is not None:
             return Scene(**common, **self._sens_frames(files.sens, check_images))

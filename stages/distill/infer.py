@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from geopurify.pipeline.errors import InputError
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import FEAT, FUSED, NORMAL, POINTS, RGB, XYZ, scene_group
 from geopurify.stages.training.threads import INFERENCE_THREADS, torch_threads
@@ -54,5 +55,6 @@ def scene_embeddings(store: Store, scene: str, model: StudentNet
     """``student_embeddings`` of a scene's stored points and fused features."""
     pts = scene_group(scene, POINTS)
     fused = store.read(scene_group(scene, FUSED), FEAT)
-    return student_embeddings(model, store.read(pts, XYZ), store.read(pts, RGB),
-                              store.read(pts, NORMAL), fused)
+    xyz = store.read(pts, XYZ)
+    rgb = zeros_for_absent(stored_rgb(store, scene), len(xyz))  # a scan without colour: zeros fed
+    return student_embeddings(model, xyz, rgb, store.read(pts, NORMAL), fused)

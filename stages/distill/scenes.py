@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from geopurify.pipeline.errors import StoreError
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.rows import unit_rows_tensor
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
-    FEAT, FUSED, GROUP_COMMAND, NORMAL, POINTS, RGB, STATE_INCOMPLETE, STATE_MISSING, TEACHER, XYZ, scene_folder,
+    FEAT, FUSED, GROUP_COMMAND, NORMAL, POINTS, STATE_INCOMPLETE, STATE_MISSING, TEACHER, XYZ, scene_folder,
     scene_group,
 )
 
@@ -77,13 +78,15 @@ class TrainingScene:
     xyz: np.ndarray
     """(N,3) float32."""
     rgb: np.ndarray
-    """(N,3) uint8."""
+    """(N,3) uint8; zeros for a scan without colour (``has_color`` False)."""
     normal: np.ndarray
     """(N,3) float32."""
     fused: np.ndarray
     """(N,D) float16 lifted features (kept in half precision: the largest array in memory)."""
     teacher_unit: torch.Tensor
     """(N,Dt) float32 teacher features, rows L2-normalised once for mining."""
+    has_color: bool = True
+    """False: the scan has no colour and the student's colour inputs are zeros."""
 
 
 def load_training_scene(store: Store, scene: str) -> TrainingScene:
@@ -95,8 +98,10 @@ def load_training_scene(store: Store, scene: str) -> TrainingScene:
     if fused.shape[0] != n or teacher.shape[0] != n:
         raise StoreError(f"{store.path}/scenes/{scene}: points ({n}), fused ({fused.shape[0]}) and "
                          f"teacher ({teacher.shape[0]}) disagree on the number of points")
-    return TrainingScene(scene, xyz, store.read(pts, RGB).astype(np.uint8),
-                         store.read(pts, NORMAL).astype(np.float32), fused, unit_rows_tensor(teacher))
+    rgb = stored_rgb(store, scene)
+    return TrainingScene(scene, xyz, zeros_for_absent(rgb, n).astype(np.uint8),
+                         store.read(pts, NORMAL).astype(np.float32), fused, unit_rows_tensor(teacher),
+                         has_color=rgb is not None)
 
 
 def current_fingerprints(run_cfg, store_path: str, scenes: list[str]) -> dict[str, dict[str, str]]:

@@ -192,7 +192,9 @@ def distill(store_path: str, train_scenes: list[str], cfg: DistillConfig, out: P
                 "first_loss": float(losses[0]), "final_loss": per_epoch[-1],
                 "parameters": parameter_count(model), "mean_step_s": float(np.mean(step_s)),
                 "same_voxel_positives": float(np.mean([h["same_voxel_positives"] for h in history])),
-                "seconds": round(time.perf_counter() - started, 1), "peak_rss_gib": round(peak_gib, 2)}
+                "seconds": round(time.perf_counter() - started, 1), "peak_rss_gib": round(peak_gib, 2),
+                # scans without colour were fed zeros for it (the student's inputs have a fixed width)
+                "scenes_without_color": [d.scene for d in data if not d.has_color]}
     check_parameters(model.state_dict().items(), "distill: the trained student", SUSPECTS)
     write_student(store, model, {**record, "training": training, **({"run": run_id} if run_id else {})})
     if out is not None:

@@ -140,7 +140,8 @@ def virtual_frames(scene: Scene, n_views: int = 120, seed: int = 0, width: int =
                    hfov_deg: float = 58.0, views_per_position: int = 6) -> Scene:
     """A copy of ``scene`` with ``n_views`` virtual RGB-D frames: cameras at head height inside the
     room (z up, as in axis-aligned scans), each position looking around at several headings, level or
-    tilted down; colour and depth by point splatting. Deterministic in ``seed``."""
+    tilted down; colour and depth by point splatting. Deterministic in ``seed``. Only the simulated
+    source makes them, and it reads no colour: a scan without colour gets black views."""
     height = int(round(width * 3 / 4))
     f = (width / 2) / np.tan(np.radians(hfov_deg) / 2)
     K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
@@ -158,7 +159,8 @@ def virtual_frames(scene: Scene, n_views: int = 120, seed: int = 0, width: int =
         pitch = np.radians(rng.uniform(-35.0, 10.0))  # mostly level or down, as a hand-held scan
         pose = look_pose(pos, yaw, pitch)
         s = splat(xyz, pose, K, (width, height), radius)
-        color = scene.rgb[np.maximum(s.index, 0)].copy()
+        color = (scene.rgb[np.maximum(s.index, 0)].copy() if scene.rgb is not None
+                 else np.zeros(s.index.shape + (3,), np.uint8))
         color[s.index < 0] = 0
         name = f"virtual{i:03d}"
         frames.append(VirtualFrame(name=name, color_path=Path(f"<virtual>/{name}.png"), depth_path=None,

@@ -48,7 +48,9 @@ class GeometricAffinity:
     def embed(self, points: ScenePoints, coords: np.ndarray, point_to_voxel: np.ndarray) -> np.ndarray:
         cfg = self.cfg
         v = len(coords)
-        rows = np.concatenate([points.xyz.astype(np.float64), points.rgb / 255.0,
+        # a scan without colour: a constant colour, so the colour term leaves every distance alone
+        rgb01 = points.rgb / 255.0 if points.rgb is not None else np.zeros((len(points.xyz), 3))
+        rows = np.concatenate([points.xyz.astype(np.float64), rgb01,
                                points.normal.astype(np.float64)], axis=1)
         means = voxel_mean(rows, point_to_voxel, v).astype(np.float64)
         pos, rgb, normal = means[:, :3], means[:, 3:6], means[:, 6:9]

@@ -13,8 +13,8 @@ class ScenePoints:
 
     xyz: np.ndarray
     """(N,3) float32."""
-    rgb: np.ndarray
-    """(N,3) uint8."""
+    rgb: np.ndarray | None
+    """(N,3) uint8; None for a scan without colour (each affinity does without, see ``without_color``)."""
     normal: np.ndarray
     """(N,3) float32."""
     fused: np.ndarray

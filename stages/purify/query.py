@@ -4,7 +4,7 @@
 
 Per point and prompt: the cosine of the point's feature to the prompt's text embedding, written as a
 PLY property ``score_<i>`` (float32), with colours from a heat map of the best prompt's score
-(``inferno``, stretched between the 1st and 99th percentile). Prompts are embedded by the text
+(``inferno``, stretched between the 1st and 99th percentile); a scan with faces is written as a mesh. Prompts are embedded by the text
 encoder that made the store's ``text/<vocab>/`` embeddings, re-created from the fuse stage's recorded
 config; a different encoder (another model, other weights, other templates, another width) is
 refused, and so is one that does not reproduce the stored class embeddings. A prompt equal to a class
@@ -132,6 +132,7 @@ def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: 
     """Score every point of ``scene_id`` against each prompt, write ``out`` (PLY), return a summary.
     ``fuse_cfg``: the text encoder's config; default = the one recorded with the scene's fused group."""
     from geopurify.pipeline.ply import write_ply
+    from geopurify.pipeline.points import stored_faces
     from geopurify.stages.fuse.text import read_text
     from geopurify.stages.labelsets import VOCABULARIES
 
@@ -182,5 +183,6 @@ def query_scene(store_path: str | Path, scene_id: str, prompts: list[str], out: 
         summary["prompts"].append({"prompt": prompt, "property": f"score_{i}", "max": round(float(s.max()), 4),
                                    "mean": round(float(s.mean()), 4), "share_above": round(float(above.mean()), 4),
                                    "regions": found})
-    write_ply(out, xyz, heat_colours(best), extra={f"score_{i}": scores[:, i] for i in range(len(prompts))})
+    write_ply(out, xyz, heat_colours(best), extra={f"score_{i}": scores[:, i] for i in range(len(prompts))},
+              faces=stored_faces(store, scene_id))
     return summary

@@ -22,6 +22,7 @@ import numpy as np
 from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError, StoreError
 from geopurify.pipeline.geometry import voxel_mean, voxelize
+from geopurify.pipeline.points import stored_rgb
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
 from geopurify.pipeline.store import Store
 from geopurify.pipeline.vocabulary import (
@@ -35,6 +36,11 @@ from .config import AFFINITIES, PurifyConfig
 from .graph import build_graph
 from .pooling import pool_fast, pool_full
 from .points import ScenePoints
+
+
+WITHOUT_COLOR = {"geometric": "colour term left out", AFFINITY_STUDENT: "zeros fed to the student for colour",
+                 "oracle": "colour not used"}
+"""What each affinity does for a scan without colour (recorded in the group)."""
 
 
 def check_config(cfg: PurifyConfig) -> None:
@@ -56,7 +62,7 @@ def read_scene_points(store: Store, scene_id: str, with_label: bool) -> ScenePoi
         if group is None or LABEL not in group:
             raise StoreError(f"{store.path}/{pts}: no ground-truth labels; the oracle affinity needs them")
         label = store.read(pts, LABEL)
-    return ScenePoints(xyz=xyz, rgb=store.read(pts, RGB), normal=store.read(pts, NORMAL),
+    return ScenePoints(xyz=xyz, rgb=stored_rgb(store, scene_id), normal=store.read(pts, NORMAL),
                        fused=fused, label=label)
 
 
@@ -142,5 +148,8 @@ class PurifyStage(SceneStage):
             "voxels": int(len(coords)),
             "neighbours": int(graph.neighbours.shape[1]),
             "timings": {k: round(v, 3) for k, v in times.items()},
+            "has_color": points.rgb is not None,
         }
+        if points.rgb is None:
+            attrs["without_color"] = WITHOUT_COLOR[affinity.kind]
         return StageOutput(arrays, attrs)

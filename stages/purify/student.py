@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geopurify.pipeline.points import zeros_for_absent
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import file_content_hash
 from geopurify.pipeline.vocabulary import AFFINITY_STUDENT, model_group
@@ -83,7 +84,8 @@ class StudentAffinity:
         if fused_dim != points.fused.shape[1]:
             raise ConfigError(f"the student expects {fused_dim}-channel fused features, the scene has "
                               f"{points.fused.shape[1]}: it was trained with another 2D source")
-        own_coords, own_p2v, z = student_embeddings(self.model, points.xyz, points.rgb, points.normal,
+        rgb = zeros_for_absent(points.rgb, len(points.xyz))  # a scan without colour: zeros fed
+        own_coords, own_p2v, z = student_embeddings(self.model, points.xyz, rgb, points.normal,
                                                     points.fused, self.cfg.voxel_size)
         # both voxelise with pipeline.geometry.voxelize: the rows must be purify's voxels
         if not (np.array_equal(own_coords, coords) and np.array_equal(own_p2v, point_to_voxel)):

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from geopurify.pipeline.choices import PretrainPreset, TeacherKind
+from geopurify.pipeline.choices import PretrainPreset, Ptv3Missing, TeacherKind, choices
 from geopurify.pipeline.config import (CHECKED, NOT_FINGERPRINTED, Device, Float, Ge, Gt, Int, MaxLen,
                                        MinLen, OptionalText, Text)
+
+
+MISSING_COLOR, MISSING_NORMAL = choices(Ptv3Missing)
+"""What ``teacher.ptv3_missing`` may list: the ptv3 inputs a scan may lack."""
 
 
 @dataclass
@@ -23,6 +27,11 @@ class TeacherConfig:
     ptv3_levels: Annotated[Int, Ge(0)] = 2
     """``ptv3`` features: the deepest level concatenated with this many levels above it, carried down
     to every point (2, as the Sonata demo and GeoPurify do: 512 + 384 + 192 = 1,088 for Sonata)."""
+    ptv3_missing: list[Ptv3Missing] = field(default_factory=list)
+    """``ptv3`` inputs a scan may lack, fed as zeros instead of refusing the scan: ``color`` (a cloud
+    without colour) and/or ``normal`` (normals the scan does not carry: estimated ones, by PCA at
+    ingest, and zero ones, on vertices of no face). The 2025 Sonata (``sonata_20251024.pth``) and
+    Concerto are trained to accept zeros there; the teacher group and the provenance record it."""
     voxel_size: Annotated[Float, Gt(0)] = 0.02
     """Grid (metres) of the ``geometric`` descriptors (the ``ssl`` grid is the checkpoint's)."""
     geometric_neighbours: Annotated[Int, Ge(3)] = 16
@@ -53,7 +62,10 @@ class TeacherConfig:
 
     def unused_fields(self) -> set[str]:
         """Settings the chosen kind never reads (kept out of the fingerprint)."""
-        unused = {"geometric": {"ssl_position_weight", "ptv3_levels"},
-                  "ssl": {"voxel_size", "geometric_neighbours", "geometric_weights", "ptv3_levels"},
+        unused = {"geometric": {"ssl_position_weight", "ptv3_levels", "ptv3_missing"},
+                  "ssl": {"voxel_size", "geometric_neighbours", "geometric_weights", "ptv3_levels", "ptv3_missing"},
                   "ptv3": {"voxel_size", "geometric_neighbours", "geometric_weights", "ssl_position_weight"}}
-        return unused.get(self.kind, set())
+        out = set(unused.get(self.kind, set()))
+        if not self.ptv3_missing:  # the default leaves earlier ptv3 fingerprints as they were
+            out.add("ptv3_missing")
+        return out

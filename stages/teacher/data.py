@@ -73,7 +73,12 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
         store = Store(store_path, create=False)
         group = scene_group(scene, POINTS)
         store.require_done(group, "ingest (points)")
-        return Scan(scene, store.read(group, XYZ).astype(np.float32), store.read(group, RGB),
+        from geopurify.pipeline.points import stored_rgb
+
+        rgb = stored_rgb(store, scene)
+        if rgb is None:
+            raise InputError(f"{store_path}/{group}", "a scan without colour: teacher pretraining needs colour")
+        return Scan(scene, store.read(group, XYZ).astype(np.float32), rgb,
                     store.read(group, NORMAL).astype(np.float32))
     path = Path(source)
     if path.is_dir():
@@ -82,6 +87,9 @@ def load_scan(source: str, normal_neighbours: int = 16) -> Scan:
         from geopurify.stages.ingest.stage import points_output
 
         scene = get_reader("scannet").read(path.parent, path.name)
+        if scene.xyz is None:
+            raise InputError(path, "no mesh: teacher pretraining reads scans, not frames (ingest one "
+                                   "into a store, which reconstructs it, and pretrain from the store)")
         arrays = points_output(scene, IngestConfig(normal_neighbours=normal_neighbours), "scannet").arrays
         return Scan(path.name, arrays[XYZ], arrays[RGB], arrays[NORMAL])
     from geopurify.pipeline.normals import scene_normals

@@ -54,13 +54,19 @@ def raw_features(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray) -> np.nda
 
 def geometric_features(xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray, voxel_size: float = 0.02,
                        neighbours: int = 16, weights: GeometricWeights | None = None) -> np.ndarray:
-    """Per-point descriptors (N, 44) float32, unit length. ``rgb`` is uint8 (or floats in [0, 1])."""
+    """Per-point descriptors (N, 44) float32, unit length. ``rgb`` is uint8 (or floats in [0, 1]);
+    None for a scan without colour: the colour block is left out (all zeros, so it counts for
+    nothing in a cosine and the width stays 44)."""
     weights = weights or GeometricWeights()
     coords, p2v = voxelize(xyz, voxel_size)
     v = len(coords)
-    colour = _as_unit_rgb(rgb)
+    colour = _as_unit_rgb(rgb) if rgb is not None else np.zeros((len(xyz), 3), np.float32)
     means = voxel_mean(np.concatenate([xyz, colour, normal], axis=1), p2v, v)
     vxyz, vrgb, vnormal = means[:, :3], means[:, 3:6], unit(means[:, 6:9])
+    if rgb is None:
+        from dataclasses import replace
+
+        weights = replace(weights, colour=0.0)
     feats = voxel_descriptors(vxyz, vrgb, vnormal, neighbours, weights)
     return feats[p2v]
 

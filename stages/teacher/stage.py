@@ -16,10 +16,11 @@ from geopurify.pipeline.choices import TeacherKind, choices
 from geopurify.pipeline.config import check_values
 from geopurify.pipeline.errors import ConfigError, InputError
 from geopurify.pipeline.fingerprint import cached_content_hash
+from geopurify.pipeline.points import stored_rgb, zeros_for_absent
 from geopurify.pipeline.stage import SceneStage, StageContext, StageOutput
-from geopurify.pipeline.vocabulary import FEAT, NORMAL, POINTS, RGB, TEACHER, XYZ, scene_group
+from geopurify.pipeline.vocabulary import FEAT, NORMAL, POINTS, TEACHER, XYZ, scene_group
 
-from .config import TeacherConfig
+from .config import MISSING_COLOR, MISSING_NORMAL, TeacherConfig
 
 KINDS = choices(TeacherKind)
 
@@ -36,10 +37,12 @@ def checkpoint_hash(path: str) -> str:
     return cached_content_hash(path)
 
 
-def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray,
-                     source: str = POINTS) -> np.ndarray:
+def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray | None, normal: np.ndarray,
+                     source: str = POINTS, normals_estimated: bool = False) -> np.ndarray:
     """Per-point teacher features (N, Dt) float32 for the configured kind (``source`` names the
-    points in errors)."""
+    points in errors). ``rgb`` None: the scan has no colour (``without_colour`` says what each kind
+    does then); ``normals_estimated``: ingest estimated the normals (ptv3's ``normal`` in
+    ``ptv3_missing``)."""
     check_config(cfg)
     if cfg.kind == "geometric":
         from .geometric import GeometricWeights, geometric_features
@@ -51,15 +54,30 @@ def teacher_features(cfg: TeacherConfig, xyz: np.ndarray, rgb: np.ndarray, norma
 
         model = _model(cfg.checkpoint, cfg.device)
         with _lock:  # one inference at a time: torch already uses every core
-            embedding = embed_points(model, xyz, rgb, normal)
+            embedding = embed_points(model, xyz, zeros_for_absent(rgb, len(xyz)), normal)
         return ssl_features(embedding, xyz, cfg.ssl_position_weight)
     if cfg.kind == "ptv3":
         from .ptv3 import point_features
 
         model = _model(cfg.checkpoint, cfg.device, "ptv3")
         with _lock:
-            return point_features(model, xyz, rgb, normal, cfg.ptv3_levels, source)
+            zeros = ptv3_zeros(cfg, rgb is None, normals_estimated)
+            return point_features(model, xyz, rgb, None if MISSING_NORMAL in zeros else normal, cfg.ptv3_levels,
+                                  source, allow_missing=tuple(cfg.ptv3_missing))
     raise AssertionError(cfg.kind)  # check_config let an unknown kind through
+
+
+def ptv3_zeros(cfg: TeacherConfig, colour_absent: bool, normals_estimated: bool) -> list[str]:
+    """The ptv3 inputs fed as zeros for a whole scan: those ``teacher.ptv3_missing`` lists and the scan
+    lacks (colour absent; normals estimated at ingest rather than carried by the scan)."""
+    return [m for m, lacking in ((MISSING_COLOR, colour_absent), (MISSING_NORMAL, normals_estimated))
+            if lacking and m in cfg.ptv3_missing]
+
+
+def without_colour(cfg: TeacherConfig) -> str:
+    """What the configured teacher does for a scan without colour (recorded in its group)."""
+    return {"geometric": "colour block left out (zeros)", "ssl": "zeros fed for colour",
+            "ptv3": "zeros fed for colour (teacher.ptv3_missing)"}[cfg.kind]
 
 
 def check_config(cfg: TeacherConfig) -> None:
@@ -120,11 +138,18 @@ class TeacherStage(SceneStage):
         cfg: TeacherConfig = ctx.cfg.teacher
         group = scene_group(scene_id, POINTS)
         xyz = ctx.store.read(group, XYZ).astype(np.float32)
-        rgb = ctx.store.read(group, RGB)
+        rgb = stored_rgb(ctx.store, scene_id)
         normal = ctx.store.read(group, NORMAL).astype(np.float32)
+        estimated = ctx.store.attrs(group).get("normals_from") == "pca"
         started = time.perf_counter()
-        feat = teacher_features(cfg, xyz, rgb, normal, f"{ctx.store.path}/{group}")
+        feat = teacher_features(cfg, xyz, rgb, normal, f"{ctx.store.path}/{group}", estimated)
         seconds = time.perf_counter() - started
-        return StageOutput({FEAT: feat.astype(np.float16)},
-                           {"kind": cfg.kind, "dim": int(feat.shape[1]),
-                            "timings": {"features_s": round(seconds, 3)}})
+        attrs = {"kind": cfg.kind, "dim": int(feat.shape[1]), "has_color": rgb is not None,
+                 "timings": {"features_s": round(seconds, 3)}}
+        if rgb is None:
+            attrs["without_color"] = without_colour(cfg)
+        if cfg.kind == "ptv3":
+            attrs["zeros_fed"] = ptv3_zeros(cfg, rgb is None, estimated)
+            if MISSING_NORMAL in cfg.ptv3_missing and MISSING_NORMAL not in attrs["zeros_fed"]:
+                attrs["zero_normals"] = int((~(np.linalg.norm(normal, axis=1) > 1e-6)).sum())
+        return StageOutput({FEAT: feat.astype(np.float16)}, attrs)

@@ -35,15 +35,16 @@ def run_batch(model: PTv3Encoder, inputs: dict):
 
 
 @torch.inference_mode()
-def point_features(model: PTv3Encoder, xyz: np.ndarray, rgb: np.ndarray, normal: np.ndarray,
-                   levels_above: int, source: str = POINTS) -> np.ndarray:
+def point_features(model: PTv3Encoder, xyz: np.ndarray, rgb: np.ndarray | None, normal: np.ndarray | None,
+                   levels_above: int, source: str = POINTS, allow_missing: tuple[str, ...] = ()) -> np.ndarray:
     """Teacher features (N, D) float32 of every input point: the deepest level and the
-    ``levels_above`` levels above it (``model.upcast``), through each point's 2 cm cell."""
+    ``levels_above`` levels above it (``model.upcast``), through each point's 2 cm cell.
+    ``allow_missing``: inputs fed as zeros when absent (``scan_inputs``)."""
     deepest = len(model.settings.depths) - 1
     if not 0 <= levels_above <= deepest:
         raise ConfigError(f"teacher.ptv3_levels = {levels_above}: this checkpoint's encoder has "
                           f"{deepest} levels above its deepest (0 to {deepest})")
-    scan = scan_inputs(xyz, rgb, normal, source)
+    scan = scan_inputs(xyz, rgb, normal, source, allow_missing=allow_missing)
     output = run_batch(model, {"feat": scan.feat, "coord": scan.coord, "grid_coord": scan.grid_coord,
                                "offset": [len(scan.feat)]})
     feat = upcast(output, levels_above).float().cpu().numpy()
