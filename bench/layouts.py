@@ -24,7 +24,6 @@ purified labels per path, and whether each layout's per-class IoU equals the nat
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 import time
@@ -37,7 +36,7 @@ from geopurify.pipeline.vocabulary import (
 )
 
 
-DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+from scan_args import add_scan_arguments, scan_folder
 SCANNET20 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
 
 
@@ -139,10 +138,7 @@ def scores(store_path: str, scene: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scene", default="scene0000_00")
-    p.add_argument("--root", default=str(DATA / "scannet" / "scans"))
-    p.add_argument("--preset", default="realistic")
-    p.add_argument("--seed", type=int, default=0)
+    add_scan_arguments(p)
     p.add_argument("--affinity", default="geometric", help="geometric | oracle (student needs a model)")
     p.add_argument("--no-frames", action="store_true", help="OpenScene layout without its 2D export")
     args = p.parse_args()
@@ -152,8 +148,7 @@ def main() -> None:
 
     from geopurify.workflows.config import load_run_config
 
-    if not (Path(args.root) / args.scene).is_dir():
-        raise SystemExit(f"{args.root}/{args.scene}: not found (../shared/data missing?)")
+    scan_folder(args)
     work = Path(tempfile.mkdtemp(prefix="geopurify-layouts-"))
     common = ["fuse.text_encoder='hashed'", f"purify.affinity={args.affinity!r}",
               f"fuse.simulated.preset={args.preset!r}", f"fuse.simulated.seed={args.seed}"]

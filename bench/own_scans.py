@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from layouts import DATA, purify_stage, run_stages, scores
+from layouts import purify_stage, run_stages, scores
+from scan_args import add_scan_arguments, scan_folder
 
 
 def export_of_sens(scan: Path, out_root: Path) -> Path:
@@ -98,10 +99,7 @@ def same_arrays(store_path: str, ref_path: str, scene: str) -> dict[str, bool]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scene", default="scene0000_00")
-    p.add_argument("--root", default=str(DATA / "scannet" / "scans"))
-    p.add_argument("--preset", default="realistic")
-    p.add_argument("--seed", type=int, default=0)
+    add_scan_arguments(p)
     args = p.parse_args()
 
     from rich.console import Console
@@ -111,9 +109,7 @@ def main() -> None:
     from geopurify.pipeline.synthetic.sens_file import scannet_to_sens
     from geopurify.workflows.config import load_run_config
 
-    scan = Path(args.root) / args.scene
-    if not scan.is_dir():
-        raise SystemExit(f"{scan}: not found (../shared/data missing?)")
+    scan = scan_folder(args)
     work = Path(tempfile.mkdtemp(prefix="geopurify-own-scans-"))
     common = ["fuse.text_encoder='hashed'", "purify.affinity='geometric'", "fuse.source='simulated'",
               f"fuse.simulated.preset={args.preset!r}", f"fuse.simulated.seed={args.seed}"]

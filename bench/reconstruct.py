@@ -20,7 +20,6 @@ real frames), purified with the geometric affinity and scored: lift-only and geo
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(os.environ.get("GEOPURIFY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+from scan_args import add_scan_arguments, scan_folder
 
 
 def peak_rss_gib() -> float:
@@ -72,13 +71,10 @@ def scores(store_path: str, scene: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scene", default="scene0000_00")
-    p.add_argument("--root", default=str(DATA / "scannet" / "scans"))
+    add_scan_arguments(p)
     p.add_argument("--method", default="tsdf", choices=("tsdf", "voxel"))
     p.add_argument("--voxel-size", type=float, default=None, help="default: ingest's")
     p.add_argument("--sdf-trunc", type=float, default=None, help="default: ingest's")
-    p.add_argument("--preset", default="realistic")
-    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
     from scipy.spatial import cKDTree
@@ -90,9 +86,7 @@ def main() -> None:
     from geopurify.stages.ingest.stage import IngestStage
     from geopurify.workflows.config import load_run_config
 
-    scan = Path(args.root) / args.scene
-    if not scan.is_dir():
-        raise SystemExit(f"{scan}: not found (../shared/data missing?)")
+    scan = scan_folder(args)
     work = Path(tempfile.mkdtemp(prefix="geopurify-reconstruct-"))
     ingest = [f"ingest.reconstruct={args.method!r}"]
     ingest += [f"ingest.voxel_size={args.voxel_size}"] if args.voxel_size else []
