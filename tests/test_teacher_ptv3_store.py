@@ -19,7 +19,7 @@ from geopurify.pipeline.vocabulary import (
 from geopurify.workflows.config import load_run_config
 from geopurify.workflows.joins import distill_student
 from geopurify.workflows.run_stage import run_stage
-from geopurify.workflows.status import store_status
+from geopurify.workflows.status import store_status, student_state
 
 from teacher_ptv3_fixtures import TINY_DIM, write_tiny_checkpoint
 from workflow_fixtures import write_scenes
@@ -114,6 +114,8 @@ def test_status_marks_the_teacher_stale_when_the_checkpoint_content_changes(two_
         for scene, row in table.items():
             assert row["ingest"].state == DONE and row["fuse"].state == DONE, scene
             assert row["teacher"].state == STATE_STALE, (scene, row["teacher"])
-        assert table["wf_eval"]["purify"].state == STATE_STALE
+        # purify reads the student, not the teacher: it stays done, and the student it used is stale
+        assert table["wf_eval"]["purify"].state == DONE
+        assert student_state(cfg.store, table, cfg).state == STATE_STALE
     finally:
         shutil.copy(saved, checkpoint)

@@ -7,6 +7,7 @@ Only failures of the job itself are recorded: a config refused before the job st
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 import uuid
@@ -65,7 +66,11 @@ def _record(store_path: str | None, outcome: Outcome, run_id: str, failure: Base
         if failure is not None:
             raise JobFailed(f"{outcome.error or outcome.stage + ' failed'} (not recorded in the run log: "
                             f"{why})") from failure
-        raise JobFailed(f"{outcome.stage} {outcome.status}, but the run log could not be written: {why}") from None
+        # the job itself succeeded (or had nothing to do, as on a read-only store): its result
+        # stands; only the record is missing, said as the per-scene commands say it
+        logging.getLogger("geopurify").warning(f"{outcome.stage} {outcome.status}, but the run log "
+                                               f"could not be written: {why}")
+        return []
 
 
 def last_failure(store_path: str, stage: str) -> dict | None:
