@@ -63,6 +63,7 @@ def test_check_arrays_names_the_array_and_the_settings():
     assert "purify.temperature" in str(err.value)
 
 
+@pytest.mark.slow
 def test_a_nan_purify_result_fails_is_logged_and_is_never_complete(world, monkeypatch):
     import geopurify.stages.purify.stage as purify_stage
 

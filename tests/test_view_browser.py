@@ -16,6 +16,8 @@ from geopurify.stages.labelsets import class_colours
 from browser import colour_count, foreground, launch, pixels, project, share_inside, sync_playwright
 from view_fixture import CHAIR, FLOOR, SCENE, TABLE, free_port, write_view_store
 
+pytestmark = pytest.mark.slow  # a real browser starts: seconds per test
+
 VIEWPORT = {"width": 1200, "height": 800}
 
 
