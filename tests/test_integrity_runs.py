@@ -23,6 +23,8 @@ from geopurify.workflows.status import store_status, student_state
 
 from workflow_fixtures import small_config, write_scenes
 
+pytestmark = pytest.mark.slow  # each test runs stages end to end on a small store: seconds each
+
 EVAL = "wf_eval"
 
 
@@ -63,7 +65,6 @@ def test_check_arrays_names_the_array_and_the_settings():
     assert "purify.temperature" in str(err.value)
 
 
-@pytest.mark.slow
 def test_a_nan_purify_result_fails_is_logged_and_is_never_complete(world, monkeypatch):
     import geopurify.stages.purify.stage as purify_stage
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+import pytest
+
 from geopurify.pipeline.stage import StageContext, run_scene
 from geopurify.pipeline.vocabulary import DONE, FAILED, SKIPPED, STATE_DONE
 from geopurify.workflows.registry import scene_stage
@@ -27,6 +29,7 @@ def _run(command, cfg):
     return run_scene(stage, ctx, SCENE)
 
 
+@pytest.mark.slow
 def test_fuse_reads_the_moved_data_and_ingest_stays_done(tmp_path):
     write_scenes(tmp_path / "data")
     cfg = small_config(tmp_path, tmp_path / "data")
@@ -45,6 +48,7 @@ def test_fuse_reads_the_moved_data_and_ingest_stays_done(tmp_path):
     assert table["ingest"].state == STATE_DONE and table["fuse"].state == STATE_DONE, table
 
 
+@pytest.mark.slow
 def test_without_a_configured_root_the_ingest_root_is_used(tmp_path):
     write_scenes(tmp_path / "data")
     cfg = small_config(tmp_path, tmp_path / "data")
@@ -53,6 +57,7 @@ def test_without_a_configured_root_the_ingest_root_is_used(tmp_path):
     assert _run("fuse", bare).status == DONE
 
 
+@pytest.mark.slow
 def test_a_scene_under_no_configured_root_is_named(tmp_path):
     write_scenes(tmp_path / "data")
     cfg = small_config(tmp_path, tmp_path / "data")

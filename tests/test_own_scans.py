@@ -240,6 +240,7 @@ def _write_meta(folder: Path, meta: dict) -> None:
     (folder / "transforms.json").write_text(json.dumps(meta))
 
 
+@pytest.mark.slow
 def test_a_pinhole_capture_fuses_like_the_exported_layout_without_depth(scenes):
     tmp, src = scenes
     scannet_to_nerfstudio(src, tmp / "ns")
@@ -279,6 +280,7 @@ def _distort(image: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: bool) 
     ("OPENCV", {"k1": -0.25, "k2": 0.06, "p1": 0.003, "p2": -0.002}),
     ("OPENCV_FISHEYE", {"k1": 0.08, "k2": -0.02, "k3": 0.01, "k4": 0.0}),
 ])
+@pytest.mark.slow
 def test_a_distorted_capture_is_undistorted_with_opencv(scenes, tmp_path, model, coeffs):
     import cv2
     from PIL import Image

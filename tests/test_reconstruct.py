@@ -74,6 +74,7 @@ def test_reader_returns_frames_without_points(capture):
     assert not reader.has_points(root, SCENE)
 
 
+@pytest.mark.slow
 def test_tsdf_mesh_on_the_surface_deterministic(capture, tmp_path):
     root, mesh = capture
     outcome, store, _ = ingest(root, tmp_path / "a.zarr", voxel_size=0.04, sdf_trunc=0.16)
@@ -154,6 +155,7 @@ def test_settings_make_only_frames_only_scenes_stale(capture, tmp_path):
     assert run_scene(stage, changed, SCENE).status == "done"
 
 
+@pytest.mark.slow
 def test_generic_frames_only(capture, tmp_path):
     """The generic layout without points.ply: reconstructed from its depth frames; without depth
     either, refused naming points.ply."""
@@ -175,6 +177,7 @@ def test_generic_frames_only(capture, tmp_path):
     assert err.value.path == str(folder / "points.ply")
 
 
+@pytest.mark.slow
 def test_frames_only_through_fuse_purify_export_query(capture, tmp_path):
     """A frames-only capture is an ordinary scan after ingest: fused from per-frame feature maps,
     purified, exported and queried as a mesh with the scan's vertex count and faces."""

@@ -64,6 +64,7 @@ def test_more_unreadable_frames_than_allowed_fail_ingest_naming_the_first(scene)
     assert damage_one.status == "failed" and damage_one.error.startswith(f"{first}: ")
 
 
+@pytest.mark.slow
 def test_fuse_refuses_a_stale_ingest_and_the_scene_becomes_done_again(scene):
     data, cfg = scene
     assert run_stage("ingest", cfg, [SCENE]).outcomes[0].status == "done"

@@ -116,6 +116,7 @@ def test_an_unknown_scene_is_refused_in_one_line(store):
         Viewer(str(store), "nope", port=free_port())
 
 
+@pytest.mark.slow
 def test_cli_view_prints_the_address_and_the_ssh_line(store):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "geopurify.cli", "view", "--store", str(store), "--port", str(port)],
