@@ -28,50 +28,50 @@ def _logs(store_path: str) -> Path:
 
 
 @contextmanager
+def _held(store_path: str, path: Path, wait_seconds: float, poll: float, message) -> Iterator[int | None]:
+    """Hold the OS lock on ``path`` (waiting up to ``wait_seconds``, then ``StoreError(message())``);
+    yields its descriptor, or None where there is nothing to lock (a remote store, or a read-only
+    store whose lock file does not exist: no run can write there)."""
+    if "://" in store_path:
+        yield None
+        return
+    fd = _open_lock_file(path)
+    if fd is None:
+        yield None
+        return
+    try:
+        _acquire(fd, wait_seconds, poll, message)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextmanager
 def store_lock(store_path: str, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold ``<store>/logs/lock``. Waits up to ``wait_seconds`` for another run, then gives up with a
     clear error. On a read-only store no run can write, so there is nothing to exclude: it is held
     when its file exists (read-only descriptors lock too) and skipped otherwise."""
-    if "://" in store_path:
-        yield  # remote stores: the cluster's scheduler is the single writer
-        return
     path = _logs(store_path) / "lock"
-    fd = _open_lock_file(path)
-    if fd is None:
+    with _held(store_path, path, wait_seconds, 0.5, lambda: f"{store_path}: locked by "
+               f"{_holder(path)}; try again later or pass --wait SECONDS") as fd:
+        if fd is not None:
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode())
+            except OSError:
+                pass  # opened read-only (a read-only store): the lock holds, the holder's name is not written
         yield
-        return
-    try:
-        _acquire(fd, wait_seconds, 0.5, lambda: f"{store_path}: locked by "
-                 f"{_holder(path)}; try again later or pass --wait SECONDS")
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode())
-        except OSError:
-            pass  # opened read-only (a read-only store): the lock holds, the holder's name is not written
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 @contextmanager
 def group_lock(store_path: str, group_path: str, wait_seconds: float = 600.0) -> Iterator[None]:
     """Hold the lock of one group while it is swapped in or its attrs change (waits for the other
     writer: a swap takes moments; ``wait_seconds`` only bounds a hung one)."""
-    if "://" in store_path:
-        yield
-        return
     name = re.sub(r"[^A-Za-z0-9_.-]+", "__", group_path.strip("/")) + ".lock"
     path = _logs(store_path) / LOCKS / name
-    fd = _open_lock_file(path)
-    if fd is None:
+    with _held(store_path, path, wait_seconds, 0.05, lambda: f"{store_path}/{group_path}: another writer "
+               f"has held its lock ({path}) for {wait_seconds:.0f} s"):
         yield
-        return
-    try:
-        _acquire(fd, wait_seconds, 0.05, lambda: f"{store_path}/{group_path}: another writer has held "
-                 f"its lock ({path}) for {wait_seconds:.0f} s")
-        yield
-    finally:
-        os.close(fd)
 
 
 def _open_lock_file(path: Path) -> int | None:
