@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from layouts import run_stages
 from scan_args import add_scan_arguments, scan_folder
 
 
@@ -44,22 +45,6 @@ def link_frames(scan: Path, scene: str, out: Path) -> Path:
     if (scan / f"{scene}.txt").is_file():
         (folder / f"{scene}.txt").symlink_to(scan / f"{scene}.txt")
     return folder
-
-
-def run_stages(cfg, scene: str) -> float:
-    from geopurify.pipeline.stage import StageContext, run_scene
-    from geopurify.stages.fuse.stage import FuseStage
-    from geopurify.stages.ingest.stage import IngestStage
-    from geopurify.stages.purify.stage import PurifyStage
-
-    started = time.perf_counter()
-    ctx = StageContext(cfg.store, cfg)
-    for stage in (IngestStage(), FuseStage(), PurifyStage("geometric")):
-        stage.prepare(ctx, [scene])
-        outcome = run_scene(stage, ctx, scene)
-        if outcome.status == "failed":
-            raise SystemExit(f"{stage.name} of {scene} failed: {outcome.error}\n{outcome.detail}")
-    return time.perf_counter() - started
 
 
 def scores(store_path: str, scene: str) -> dict:

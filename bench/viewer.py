@@ -33,22 +33,15 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 def build_store(store: str, root: Path, scene: str, keep_features: bool = True) -> None:
-    from geopurify.pipeline.stage import StageContext, run_scene
-    from geopurify.stages.fuse.stage import FuseStage
-    from geopurify.stages.ingest.stage import IngestStage
-    from geopurify.stages.purify.stage import PurifyStage
+    from layouts import run_stages
+
     from geopurify.workflows.config import load_run_config
 
     cfg = load_run_config(None, [f"store={store!r}", "dataset.kind='scannet'", f"dataset.root={str(root)!r}",
                                  "fuse.source='simulated'", "fuse.text_encoder='hashed'",
                                  "purify.affinity='geometric'",
                                  f"purify.keep_features={'true' if keep_features else 'false'}"], search_cwd=False)
-    ctx = StageContext(cfg.store, cfg)
-    for stage in (IngestStage(), FuseStage(), PurifyStage("geometric")):
-        stage.prepare(ctx, [scene])
-        outcome = run_scene(stage, ctx, scene)
-        if outcome.status == "failed":
-            raise SystemExit(f"{stage.name} of {scene} failed: {outcome.error}")
+    run_stages(cfg, scene)
 
 
 def write_repeated(store_path: str, scene: str) -> str:
